@@ -1,0 +1,3 @@
+from harken.cli.main import app
+
+app()

@@ -1,0 +1,5 @@
+"""HTTP routes of the conversations domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["conversations"])

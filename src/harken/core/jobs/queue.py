@@ -1,0 +1,172 @@
+"""Job registry and enqueueing."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harken.core.db import new_id, utcnow
+from harken.core.jobs.models import Job, JobStatus
+
+if TYPE_CHECKING:
+    from harken.core.db import Database
+    from harken.core.settings import Settings
+
+Handler = Callable[["JobContext"], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    kind: str
+    handler: Handler
+    max_attempts: int | None = None
+    backoff_base: float = 2.0
+    backoff_max: float = 3600.0
+    timeout: float | None = None
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter in [delay/2, delay]."""
+        delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempt - 1)))
+        return delay / 2 + random.random() * delay / 2
+
+
+@dataclass(frozen=True)
+class PeriodicSpec:
+    kind: str
+    every: timedelta
+
+
+@dataclass
+class JobContext:
+    job_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    workspace_id: str | None
+    db: Database
+    settings: Settings
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+
+class Reschedule(Exception):
+    """Raised by a handler to run again at `run_at` without counting a failed attempt."""
+
+    def __init__(self, run_at: datetime, *, count_attempt: bool = False) -> None:
+        super().__init__(f"reschedule at {run_at.isoformat()}")
+        self.run_at = run_at
+        self.count_attempt = count_attempt
+
+
+_HANDLERS: dict[str, JobSpec] = {}
+_PERIODICS: dict[str, PeriodicSpec] = {}
+_WAKE_LISTENERS: set[Callable[[], None]] = set()
+
+
+def job_handler(
+    kind: str,
+    *,
+    max_attempts: int | None = None,
+    backoff_base: float = 2.0,
+    backoff_max: float = 3600.0,
+    timeout: float | None = None,
+) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[kind] = JobSpec(kind, fn, max_attempts, backoff_base, backoff_max, timeout)
+        return fn
+
+    return register
+
+
+def periodic(kind: str, *, every: timedelta) -> Callable[[Handler], Handler]:
+    """Register a handler that the workers enqueue once per `every` slot (across all workers)."""
+
+    def register(fn: Handler) -> Handler:
+        job_handler(kind, max_attempts=1)(fn)
+        _PERIODICS[kind] = PeriodicSpec(kind, every)
+        return fn
+
+    return register
+
+
+def registered_handlers() -> dict[str, JobSpec]:
+    return dict(_HANDLERS)
+
+
+def registered_periodics() -> dict[str, PeriodicSpec]:
+    return dict(_PERIODICS)
+
+
+def add_wake_listener(callback: Callable[[], None]) -> None:
+    _WAKE_LISTENERS.add(callback)
+
+
+def remove_wake_listener(callback: Callable[[], None]) -> None:
+    _WAKE_LISTENERS.discard(callback)
+
+
+def _wake_workers(session: Any) -> None:
+    session.info["harken_wake_hook"] = False
+    for callback in list(_WAKE_LISTENERS):
+        callback()
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    workspace_id: str | None = None,
+    run_at: datetime | None = None,
+    delay: float | None = None,
+    max_attempts: int | None = None,
+    dedupe_key: str | None = None,
+    priority: int = 0,
+) -> str | None:
+    """Add a job inside the caller's transaction. Returns its id, or None if `dedupe_key` exists."""
+    from harken.core.settings import get_settings
+
+    now = utcnow()
+    if run_at is None:
+        run_at = now + timedelta(seconds=delay) if delay else now
+    spec = _HANDLERS.get(kind)
+    attempts = max_attempts or (spec.max_attempts if spec and spec.max_attempts else None)
+    values = {
+        "id": new_id(),
+        "kind": kind,
+        "payload": payload or {},
+        "workspace_id": workspace_id,
+        "status": JobStatus.queued.value,
+        "priority": priority,
+        "run_at": run_at,
+        "attempts": 0,
+        "max_attempts": attempts or get_settings().job_max_attempts,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+    }
+    if dedupe_key is None:
+        await session.execute(insert(Job).values(**values))
+        job_id: str | None = values["id"]
+    else:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        factory = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = factory(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        result = await session.execute(stmt.returning(Job.id))
+        job_id = result.scalar_one_or_none()
+    sync_session = session.sync_session
+    if not sync_session.info.get("harken_wake_hook"):
+        sync_session.info["harken_wake_hook"] = True
+        event.listen(sync_session, "after_commit", _wake_workers, once=True)
+    return job_id

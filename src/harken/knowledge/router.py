@@ -1,0 +1,5 @@
+"""HTTP routes of the knowledge domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["knowledge"])

@@ -1,0 +1,5 @@
+"""HTTP routes of the surveys domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["surveys"])
