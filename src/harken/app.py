@@ -12,6 +12,7 @@ from fastapi import FastAPI
 import harken.models  # noqa: F401 - every table registered
 from harken import __version__
 from harken.campaigns.router import router as campaigns_router
+from harken.conversations.respondent_router import router as respondent_router
 from harken.conversations.router import router as conversations_router
 from harken.core.db import Database
 from harken.core.errors import install_error_handlers
@@ -31,6 +32,7 @@ ROUTERS = (
     workspaces_router,
     campaigns_router,
     conversations_router,
+    respondent_router,
     knowledge_router,
     surveys_router,
     webhooks_router,
