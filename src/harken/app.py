@@ -17,8 +17,10 @@ from harken.conversations.router import router as conversations_router
 from harken.core.db import Database
 from harken.core.errors import install_error_handlers
 from harken.core.health import router as health_router
+from harken.core.idempotency import IdempotencyMiddleware
 from harken.core.jobs import Worker
-from harken.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from harken.core.middleware import BodySizeLimitMiddleware, ContentTypeMiddleware, RequestContextMiddleware
+from harken.core.openapi import install_openapi
 from harken.core.ratelimit import RateLimiter
 from harken.core.settings import Settings, get_settings
 from harken.knowledge.router import router as knowledge_router
@@ -73,6 +75,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
+    # Added innermost first: RequestContext → BodySizeLimit → ContentType → Idempotency → routes.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(ContentTypeMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         json_limit=settings.max_json_body_bytes,

@@ -134,3 +134,19 @@ WebhooksAuth = Annotated[Principal, Depends(RequireScope("webhooks"))]
 SurveysAuth = Annotated[Principal, Depends(RequireScope("surveys"))]
 McpAuth = Annotated[Principal, Depends(RequireScope("mcp"))]
 AdminAuth = Annotated[Principal, Depends(RequireScope("admin"))]
+
+
+def route_auth(dependant: object) -> RequireScope | None:
+    """The `RequireScope` a route's dependency tree uses (None: the route is public).
+
+    Used by the OpenAPI post-processing (which statuses a route can return) and by the tests that
+    walk the route table.
+    """
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        call = getattr(current, "call", None)
+        if isinstance(call, RequireScope):
+            return call
+        stack.extend(getattr(current, "dependencies", ()))
+    return None

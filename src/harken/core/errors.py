@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harken.core.context import request_id_var
@@ -159,4 +161,30 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = "Malformed request body (invalid JSON or encoding)"
         elif exc.status_code == 404 and detail == "Not Found":
             detail = "Not found"
+        elif exc.status_code == 405:
+            detail = "Method not allowed on this route"
         return error_response(exc.status_code, detail, code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The database is down, locked past the busy timeout, or not migrated: retry later.
+        logger.warning("database unavailable: %s", exc.__class__.__name__, exc_info=exc)
+        return error_response(
+            503, "The database is temporarily unavailable; retry shortly", "service_unavailable", {"Retry-After": "1"}
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        if _is_unique_violation(exc):
+            # Two requests raced to create the same thing; the loser gets a clean conflict.
+            return error_response(409, "A resource with these values already exists", "conflict")
+        logger.error("integrity error", exc_info=exc)
+        return JSONResponse(internal_error_body(), status_code=500)
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate is not None:
+        return sqlstate == "23505"
+    return "UNIQUE constraint failed" in str(exc.orig)

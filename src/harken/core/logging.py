@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from harken.core.context import request_id_var, workspace_id_var
 
-_EXTRA_FIELDS = ("status", "duration_ms", "method", "path", "job_id", "kind")
+_EXTRA_FIELDS = ("status", "duration_ms", "method", "path", "route", "job_id", "kind")
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,4 +1,9 @@
-"""Pure-ASGI middleware: request ids, last-resort 500s, body size limits, access logs."""
+"""Pure-ASGI middleware: request ids, last-resort 500s, metrics and access logs, body size limits,
+content types.
+
+Order (outermost first), set in `app.create_app`: RequestContext → BodySizeLimit → ContentType →
+Idempotency (core.idempotency) → the routes.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,15 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from email.message import Message as MimeMessage
+from typing import Any, Literal
 
+from fastapi import params
+from fastapi.routing import APIRoute
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from harken.core import metrics
 from harken.core.context import request_id_var, workspace_id_var
 from harken.core.errors import internal_error_body
 
@@ -68,11 +78,18 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
+            _adopt_workspace(scope)
             logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not status_holder["started"]:
+                status_holder["status"] = 500
                 await _send_json(send, 500, internal_error_body(), [header])
         finally:
-            duration_ms = (time.perf_counter() - started) * 1000
+            elapsed = time.perf_counter() - started
+            duration_ms = elapsed * 1000
+            _adopt_workspace(scope)
+            route = route_template(scope)
+            metrics.HTTP_REQUESTS.labels(method=scope.get("method"), route=route, status=status_holder["status"]).inc()
+            metrics.HTTP_LATENCY.labels(method=scope.get("method"), route=route).observe(elapsed)
             logger.info(
                 "%s %s %s %.1fms",
                 scope.get("method"),
@@ -84,6 +101,7 @@ class RequestContextMiddleware:
                     "duration_ms": round(duration_ms, 2),
                     "method": scope.get("method"),
                     "path": scope.get("path"),
+                    "route": route,
                 },
             )
             request_id_var.reset(rid_token)
@@ -143,3 +161,108 @@ class BodySizeLimitMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _adopt_workspace(scope: Scope) -> None:
+    """Make the authenticated workspace visible to log lines written outside the route's context."""
+    principal = (scope.get("state") or {}).get("principal")
+    if principal is not None and workspace_id_var.get() is None:
+        workspace_id_var.set(principal.workspace_id)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (bounded label set for metrics), else "unmatched"."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not template:
+        return "unmatched"
+    return f"{scope.get('root_path', '').rstrip('/')}{template}" if scope.get("root_path") else template
+
+
+def resolve_route(scope: Scope) -> APIRoute | None:
+    """The APIRoute that will handle this request (full match of path and method), if any."""
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", ()):
+        if not isinstance(route, APIRoute):
+            continue
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route
+    return None
+
+
+BodyKind = Literal["json", "form", "none"]
+_BODY_KINDS: dict[int, tuple[APIRoute, BodyKind]] = {}
+
+
+def body_kind(route: APIRoute) -> BodyKind:
+    """What a route's declared body parameters expect: JSON, a form/multipart, or nothing."""
+    cached = _BODY_KINDS.get(id(route))
+    if cached is not None and cached[0] is route:
+        return cached[1]
+    field = route.body_field
+    kind: BodyKind
+    if field is None:
+        kind = "none"
+    elif isinstance(field.field_info, params.Form):  # File is a Form
+        kind = "form"
+    else:
+        kind = "json"
+    _BODY_KINDS[id(route)] = (route, kind)
+    return kind
+
+
+def _media_type(content_type: str) -> str:
+    message = MimeMessage()
+    message["content-type"] = content_type
+    return message.get_content_type()
+
+
+def media_type_allowed(kind: BodyKind, content_type: str) -> bool:
+    media = _media_type(content_type)
+    if kind == "json":
+        return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    if kind == "form":
+        return media in {"multipart/form-data", "application/x-www-form-urlencoded"}
+    return True
+
+
+class ContentTypeMiddleware:
+    """415 `unsupported_media_type` when a body's Content-Type is not what the route reads.
+
+    Generic: the route's declared body parameters decide (JSON model → `application/json` or
+    `application/*+json`; `Form`/`File` → multipart or urlencoded form). Routes that declare no
+    body parameter (actions, or routes that read `Request` themselves) are not checked. An empty
+    body is left to validation (a missing required body is a 422).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in {"POST", "PUT", "PATCH"}:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").decode("latin-1").strip()
+        has_body = headers.get(b"content-length", b"0").strip() not in {b"0", b""} or b"transfer-encoding" in headers
+        if not content_type and not has_body:
+            await self.app(scope, receive, send)
+            return
+        route = resolve_route(scope)
+        kind = body_kind(route) if route is not None else "none"
+        if kind != "none" and not media_type_allowed(kind, content_type):
+            expected = "application/json" if kind == "json" else "multipart/form-data"
+            shown = content_type or "none"
+            await _send_json(
+                send,
+                415,
+                {
+                    "detail": f"Unsupported Content-Type '{shown[:100]}'; this route takes {expected}",
+                    "code": "unsupported_media_type",
+                },
+                [],
+            )
+            return
+        await self.app(scope, receive, send)

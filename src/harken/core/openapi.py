@@ -1,15 +1,22 @@
-"""OpenAPI documentation of error responses, so every status a route returns is declared."""
+"""OpenAPI documentation of error responses, so every status a route returns is declared.
+
+Two layers:
+- `responses(404, 409, ...)` on a route declares its own statuses (plus the common ones);
+- `install_openapi(app)` post-processes the generated document so every operation lists the
+  statuses the platform itself can return, even on routes that forgot `responses=`:
+  400 (bad JSON/encoding, bad `Idempotency-Key`), 413/415 on routes with a body, 401/403/429 on
+  authenticated routes, 404 on routes with path parameters, 409/422 on POST (idempotency), 422 on
+  routes with parameters, 500 and 503 everywhere. POST operations also document the
+  `Idempotency-Key` header.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
-
-class ErrorBody(BaseModel):
-    detail: str
-    code: str
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 
 
 class ValidationErrorItem(BaseModel):
@@ -18,20 +25,27 @@ class ValidationErrorItem(BaseModel):
     type: str
 
 
-class ValidationErrorBody(BaseModel):
-    detail: list[ValidationErrorItem]
-    code: str = "validation_error"
+class ErrorBody(BaseModel):
+    """Every error: `detail` is a message, or for validation errors (422) FastAPI's list."""
 
+    detail: str | list[ValidationErrorItem]
+    code: str
+    request_id: str | None = Field(default=None, description="Only on 500: quote it when reporting the problem")
+
+
+# Kept for routes that want to name the validation shape explicitly.
+ValidationErrorBody = ErrorBody
 
 _DESCRIPTIONS = {
-    400: "Malformed request (invalid JSON, bad encoding, bad header)",
+    400: "Malformed request (invalid JSON, bad encoding, bad header) (`malformed_request`)",
     401: "Missing, invalid, expired or revoked API key (`invalid_api_key`)",
     403: "Missing scope (`insufficient_scope`) or another workspace (`workspace_forbidden`)",
     404: "Not found (`not_found`)",
-    409: "Conflict with the resource's state",
+    405: "Method not allowed (`method_not_allowed`)",
+    409: "Conflict with the resource's state, or `idempotency_key_in_use`",
     413: "Body too large (`payload_too_large`)",
     415: "Unsupported media type (`unsupported_media_type`)",
-    422: "Validation error",
+    422: "Validation error (a list of `{loc, msg, type}`), or `idempotency_key_reused`",
     429: "Rate limited (`rate_limited`); see `Retry-After`",
     500: "Internal error (`internal_error`) with `request_id`",
     503: "Service unavailable (`service_unavailable`)",
@@ -39,13 +53,84 @@ _DESCRIPTIONS = {
 
 # Statuses any authenticated route can return.
 COMMON = (400, 401, 403, 413, 415, 422, 429, 500, 503)
+PUBLIC = (400, 413, 415, 422, 500, 503)
 
 
 def responses(*extra: int, authenticated: bool = True) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: the common error statuses plus `extra` ones (404, 409, ...)."""
-    codes = set(extra) | set(COMMON if authenticated else (400, 413, 415, 422, 500, 503))
-    out: dict[int | str, dict[str, Any]] = {}
-    for code in sorted(codes):
-        model = ValidationErrorBody if code == 422 else ErrorBody
-        out[code] = {"model": model, "description": _DESCRIPTIONS.get(code, "Error")}
-    return out
+    codes = set(extra) | set(COMMON if authenticated else PUBLIC)
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS.get(code, "Error")} for code in sorted(codes)}
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: the same key (1-255 printable ASCII characters) replayed with the same "
+        "request within 24 h returns the stored response with `Idempotent-Replayed: true`."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def platform_statuses(route: APIRoute, method: str) -> set[int]:
+    """The statuses the platform layers can produce for this operation."""
+    from harken.core.auth import route_auth
+
+    codes = {400, 500, 503}
+    if route.dependant.path_params:
+        codes.add(404)
+    if route.dependant.path_params or route.dependant.query_params or route.dependant.header_params:
+        codes.add(422)
+    if method in {"POST", "PUT", "PATCH"}:
+        codes |= {413, 415, 422}
+    if method == "POST":
+        codes |= {409, 422}
+    if route_auth(route.dependant) is not None:
+        codes |= {401, 403, 429}
+    return codes
+
+
+def _error_response(code: int) -> dict[str, Any]:
+    return {"description": _DESCRIPTIONS.get(code, "Error"), "content": {"application/json": {"schema": _ERROR_REF}}}
+
+
+def augment_schema(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in error_schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components["ErrorBody"] = error_schema
+    paths = schema.get("paths", {})
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        for method in route.methods:
+            operation = paths.get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            documented = operation.setdefault("responses", {})
+            for code in sorted(platform_statuses(route, method)):
+                current = documented.get(str(code))
+                if current is None or (code == 422 and "HTTPValidationError" in str(current)):
+                    documented[str(code)] = _error_response(code)
+            if method == "POST":
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name", "").lower() == "idempotency-key" for p in parameters):
+                    parameters.append(dict(_IDEMPOTENCY_PARAMETER))
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Post-process `/openapi.json` (see the module docstring)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        app.openapi_schema = augment_schema(original(), app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,12 +1,19 @@
 """Per-workspace rate limits (contract §2), in-process or shared through Redis.
 
-A fixed window per workspace (not per key). The limit comes from the workspace's `rate_limit`
-or `HARKEN_RATE_LIMIT`. Headers: `X-RateLimit-Limit/Remaining/Reset` (Unix seconds) and the IETF
-`RateLimit-Policy` / `RateLimit` fields; over the limit, 429 `rate_limited` with `Retry-After`.
+A fixed window per workspace (not per key); the window starts with the workspace's first request
+and lasts the limit's period. The limit comes from the workspace's `rate_limit` (e.g.
+"1200/minute", set with `harken workspaces create --rate-limit` or `set-rate-limit`) or
+`HARKEN_RATE_LIMIT`. Storage is in-process by default and Redis when `HARKEN_REDIS_URL` is set,
+so several server processes share one counter per workspace.
+
+Headers on every authenticated response: `X-RateLimit-Limit/Remaining/Reset` (Reset is a Unix
+timestamp in seconds) and the IETF `RateLimit-Policy` / `RateLimit` fields; over the limit, 429
+`rate_limited` with `Retry-After` (seconds).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import TYPE_CHECKING
@@ -14,7 +21,6 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
 from harken.core.errors import RateLimited
@@ -23,37 +29,77 @@ from harken.core.settings import Settings
 if TYPE_CHECKING:
     from harken.core.auth import Principal
 
+logger = logging.getLogger("harken.ratelimit")
 STATE_KEY = "rate_limit_headers"
+
+
+def parse_rate_limit(spec: str) -> RateLimitItem:
+    """Parse "100/minute", "10 per second", ... ; raises ValueError on anything else."""
+    try:
+        item = parse(spec)
+    except Exception as exc:  # limits raises ValueError, but be strict about what we accept
+        raise ValueError(f"invalid rate limit {spec!r}; use e.g. '600/minute' or '20/second'") from exc
+    if item.amount < 1:
+        raise ValueError(f"invalid rate limit {spec!r}: the amount must be at least 1")
+    return item
+
+
+class RateLimitDecision:
+    __slots__ = ("allowed", "headers", "item", "retry_after")
+
+    def __init__(self, allowed: bool, headers: dict[str, str], item: RateLimitItem, retry_after: int) -> None:
+        self.allowed = allowed
+        self.headers = headers
+        self.item = item
+        self.retry_after = retry_after
+
+    def error(self) -> RateLimited:
+        window = self.item.get_expiry()
+        return RateLimited(
+            f"Rate limit of {self.item.amount} requests per {window} s exceeded for this workspace",
+            headers={**self.headers, "Retry-After": str(self.retry_after)},
+        )
 
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        self.default = parse(settings.rate_limit)
+        self.default = parse_rate_limit(settings.rate_limit)
         if settings.redis_url:
             uri = settings.redis_url.replace("redis://", "async+redis://", 1)
             self.storage: Storage = storage_from_string(uri, implementation="coredis")
         else:
             self.storage = MemoryStorage()
-        self.strategy = FixedWindowRateLimiter(self.storage)
         self._parsed: dict[str, RateLimitItem] = {}
 
-    def limit_for(self, principal: Principal) -> RateLimitItem:
-        spec = principal.rate_limit
+    def limit_for(self, spec: str | None) -> RateLimitItem:
         if not spec:
             return self.default
         item = self._parsed.get(spec)
         if item is None:
-            item = self._parsed[spec] = parse(spec)
+            try:
+                item = parse_rate_limit(spec)
+            except ValueError:
+                logger.warning("workspace rate limit %r is invalid; using the default", spec)
+                item = self.default
+            self._parsed[spec] = item
         return item
 
-    async def hit(self, request: Request, principal: Principal) -> None:
-        item = self.limit_for(principal)
-        allowed = await self.strategy.hit(item, "ws", principal.workspace_id)
-        stats = await self.strategy.get_window_stats(item, "ws", principal.workspace_id)
-        reset_at = math.ceil(stats.reset_time)
-        remaining = max(0, stats.remaining)
-        seconds_left = max(0, reset_at - int(time.time()))
+    async def check(self, workspace_id: str, spec: str | None) -> RateLimitDecision:
+        """Count one request for the workspace and say whether it is allowed."""
+        item = self.limit_for(spec)
+        key = item.key_for("ws", workspace_id)
         window = item.get_expiry()
+        now = time.time()
+        try:
+            count = await self.storage.incr(key, window, amount=1)
+            reset_time = await self.storage.get_expiry(key)
+        except Exception:
+            # Fail open: an unreachable Redis must not take the API down with it.
+            logger.warning("rate limit storage unavailable; request allowed", exc_info=True)
+            count, reset_time = 0, now + window
+        reset_at = math.ceil(reset_time)
+        remaining = max(0, item.amount - count)
+        seconds_left = max(0, reset_at - int(now))
         headers = {
             "X-RateLimit-Limit": str(item.amount),
             "X-RateLimit-Remaining": str(remaining),
@@ -61,9 +107,10 @@ class RateLimiter:
             "RateLimit-Policy": f'"workspace";q={item.amount};w={window}',
             "RateLimit": f'"workspace";r={remaining};t={seconds_left}',
         }
-        request.state.rate_limit_headers = headers
-        if not allowed:
-            raise RateLimited(
-                f"Rate limit of {item.amount} requests per {window} s exceeded for this workspace",
-                headers={**headers, "Retry-After": str(max(1, seconds_left))},
-            )
+        return RateLimitDecision(count <= item.amount, headers, item, max(1, seconds_left))
+
+    async def hit(self, request: Request, principal: Principal) -> None:
+        decision = await self.check(principal.workspace_id, principal.rate_limit)
+        request.state.rate_limit_headers = decision.headers
+        if not decision.allowed:
+            raise decision.error()

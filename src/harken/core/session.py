@@ -1,7 +1,10 @@
 """The request-scoped database session dependency.
 
-The transaction commits after the handler returns (before the response is sent) and rolls back
-on any error, so a route's changes and the events/jobs it records land together or not at all.
+The transaction commits after the handler returns and before the response is sent (the dependency
+has `scope="function"`; FastAPI's default would run the commit after the response went out, so a
+client could see a 201 for a change that then failed to commit). It rolls back on any error, so a
+route's changes and the events/jobs it records land together or not at all. Streaming responses
+must therefore open their own short sessions (`request.app.state.db.session()`).
 """
 
 from __future__ import annotations
@@ -31,5 +34,5 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-DbSession = Annotated[AsyncSession, Depends(get_session)]
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
