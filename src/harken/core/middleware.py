@@ -16,8 +16,9 @@ from email.message import Message as MimeMessage
 from typing import Any, Literal
 
 from fastapi import params
-from fastapi.routing import APIRoute
-from starlette.routing import Match
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette._utils import get_route_path
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harken.core import metrics
@@ -82,7 +83,9 @@ class RequestContextMiddleware:
             logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not status_holder["started"]:
                 status_holder["status"] = 500
-                await _send_json(send, 500, internal_error_body(), [header])
+                limits = (scope.get("state") or {}).get("rate_limit_headers", {})
+                extra = [(name.lower().encode(), value.encode()) for name, value in limits.items()]
+                await _send_json(send, 500, internal_error_body(), [header, *extra])
         finally:
             elapsed = time.perf_counter() - started
             duration_ms = elapsed * 1000
@@ -143,7 +146,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge()
+                    raise _BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -159,8 +162,12 @@ class BodySizeLimitMiddleware:
                 await _send_json(send, 413, too_large, [])
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` once the body passes the limit. An HTTPException, so FastAPI's body
+    reader re-raises it (instead of turning it into a 400) and the handler answers 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body exceeds the limit of {limit} bytes")
 
 
 def _adopt_workspace(scope: Scope) -> None:
@@ -170,33 +177,55 @@ def _adopt_workspace(scope: Scope) -> None:
         workspace_id_var.set(principal.workspace_id)
 
 
+_CONVERTOR = re.compile(r"{(\w+):[^}]+}")
+
+
 def route_template(scope: Scope) -> str:
-    """The matched route's path template (bounded label set for metrics), else "unmatched"."""
+    """The matched route's full path template (a bounded label set for metrics), else "unmatched"."""
     route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    if not template:
+    path = getattr(route, "path", None)
+    if not path:
         return "unmatched"
-    return f"{scope.get('root_path', '').rstrip('/')}{template}" if scope.get("root_path") else template
+    included = (scope.get("fastapi") or {}).get("included_router")
+    prefix = getattr(getattr(included, "include_context", None), "prefix", "") or ""
+    return _CONVERTOR.sub(r"{\1}", f"{scope.get('root_path', '').rstrip('/')}{prefix}{path}")
 
 
-def resolve_route(scope: Scope) -> APIRoute | None:
-    """The APIRoute that will handle this request (full match of path and method), if any."""
+def api_routes(app: Any) -> list[Any]:
+    """Every API route of the app with its effective (prefixed) path, methods and dependant.
+
+    FastAPI 0.16x nests included routers, so `app.routes` no longer lists the APIRoutes directly;
+    `fastapi.routing.iter_route_contexts` flattens them. Cached per version of the route table.
+    """
+    router = app.router
+    version_of = getattr(router, "_get_routes_version", None)
+    version = version_of() if version_of is not None else None
+    cached = getattr(app.state, "_harken_api_routes", None)
+    if cached is not None and version is not None and cached[0] == version:
+        return cached[1]
+    routes = [rc for rc in iter_route_contexts(app.routes) if isinstance(rc.original_route, APIRoute)]
+    app.state._harken_api_routes = (version, routes)
+    return routes
+
+
+def resolve_route(scope: Scope) -> Any | None:
+    """The API route that will handle this request (path and method match), if any."""
     app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", ()):
-        if not isinstance(route, APIRoute):
-            continue
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
+    if app is None:
+        return None
+    path = get_route_path(scope)
+    method = scope["method"]
+    for route in api_routes(app):
+        if method in (route.methods or ()) and route.path_regex.match(path):
             return route
     return None
 
 
 BodyKind = Literal["json", "form", "none"]
-_BODY_KINDS: dict[int, tuple[APIRoute, BodyKind]] = {}
+_BODY_KINDS: dict[int, tuple[Any, BodyKind]] = {}
 
 
-def body_kind(route: APIRoute) -> BodyKind:
+def body_kind(route: Any) -> BodyKind:
     """What a route's declared body parameters expect: JSON, a form/multipart, or nothing."""
     cached = _BODY_KINDS.get(id(route))
     if cached is not None and cached[0] is route:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 
@@ -75,7 +74,7 @@ _IDEMPOTENCY_PARAMETER = {
 }
 
 
-def platform_statuses(route: APIRoute, method: str) -> set[int]:
+def platform_statuses(route: Any, method: str) -> set[int]:
     """The statuses the platform layers can produce for this operation."""
     from harken.core.auth import route_auth
 
@@ -104,8 +103,10 @@ def augment_schema(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
         components.setdefault(name, definition)
     components["ErrorBody"] = error_schema
     paths = schema.get("paths", {})
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    from harken.core.middleware import api_routes
+
+    for route in api_routes(app):
+        if not route.include_in_schema:
             continue
         for method in route.methods:
             operation = paths.get(route.path_format, {}).get(method.lower())
@@ -126,11 +127,13 @@ def augment_schema(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
 def install_openapi(app: FastAPI) -> None:
     """Post-process `/openapi.json` (see the module docstring)."""
     original = app.openapi
+    augmented: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        app.openapi_schema = augment_schema(original(), app)
-        return app.openapi_schema
+        schema = original()  # FastAPI caches it and rebuilds when routes are added
+        if augmented.get("schema") is not schema:
+            augment_schema(schema, app)
+            augmented["schema"] = schema
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -35,11 +35,16 @@ async def create_api_key(body: ApiKeyCreate, auth: AdminAuth, session: DbSession
 
 @router.get("/api-keys", response_model=list[ApiKeyOut], responses=responses())
 async def list_api_keys(
-    auth: AdminAuth, session: DbSession, workspace_id: str | None = Query(default=None)
+    auth: AdminAuth,
+    session: DbSession,
+    workspace_id: str | None = Query(default=None),
+    limit: int = Query(default=100, ge=1, le=500),
+    offset: int = Query(default=0, ge=0, le=1_000_000),
 ) -> list[ApiKeyOut]:
-    """List the workspace's keys (prefix and metadata, never the secret)."""
+    """List the workspace's keys, oldest first (prefix and metadata, never the secret)."""
     auth.check_workspace(workspace_id)
-    return [ApiKeyOut.model_validate(k) for k in await service.list_api_keys(session, auth.workspace_id)]
+    keys = await service.list_api_keys(session, auth.workspace_id, limit=limit, offset=offset)
+    return [ApiKeyOut.model_validate(k) for k in keys]
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))

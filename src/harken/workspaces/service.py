@@ -68,8 +68,16 @@ async def create_api_key(
     return key, raw
 
 
-async def list_api_keys(session: AsyncSession, workspace_id: str) -> list[ApiKey]:
-    query = select(ApiKey).where(ApiKey.workspace_id == workspace_id).order_by(ApiKey.created_at)
+async def list_api_keys(
+    session: AsyncSession, workspace_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[ApiKey]:
+    query = (
+        select(ApiKey)
+        .where(ApiKey.workspace_id == workspace_id)
+        .order_by(ApiKey.created_at, ApiKey.id)
+        .limit(limit)
+        .offset(offset)
+    )
     return list((await session.execute(query)).scalars())
 
 
