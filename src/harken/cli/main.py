@@ -116,17 +116,68 @@ def worker_command(
     asyncio.run(main())
 
 
+def _workspace_json(workspace) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "id": workspace.id,
+        "name": workspace.name,
+        "rate_limit": workspace.rate_limit,
+        "created_at": isoformat(workspace.created_at),
+    }
+
+
+def _checked_rate_limit(spec: str | None, param: str) -> str | None:
+    """None/'default' → the server default; otherwise it must parse ("100/minute", "5/second")."""
+    from harken.core.ratelimit import parse_rate_limit
+
+    if spec is None or spec.strip().lower() in {"", "default", "none"}:
+        return None
+    try:
+        parse_rate_limit(spec.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=param) from exc
+    return spec.strip()
+
+
 @workspaces_app.command("create")
-def workspaces_create(name: str, json_output: JsonFlag = False) -> None:
+def workspaces_create(
+    name: str,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option("--rate-limit", help="This workspace's limit, e.g. '100/minute' (default: HARKEN_RATE_LIMIT)."),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
     """Create a workspace."""
     from harken.workspaces.service import create_workspace
 
-    workspace = _run(_with_db(lambda s: create_workspace(s, name)))
-    out = {"id": workspace.id, "name": workspace.name, "created_at": isoformat(workspace.created_at)}
+    spec = _checked_rate_limit(rate_limit, "--rate-limit")
+    workspace = _run(_with_db(lambda s: create_workspace(s, name, rate_limit=spec)))
+    out = _workspace_json(workspace)
     if json_output:
         print(json.dumps(out))
     else:
         console.print(f"created workspace [bold]{workspace.name}[/bold] {workspace.id}")
+
+
+@workspaces_app.command("set-rate-limit")
+def workspaces_set_rate_limit(
+    workspace_id: str,
+    rate_limit: Annotated[str, typer.Argument(help="e.g. '1200/minute', or 'default' for HARKEN_RATE_LIMIT.")],
+    json_output: JsonFlag = False,
+) -> None:
+    """Change a workspace's rate limit (takes effect on its next request, in every process)."""
+    from harken.workspaces.service import set_rate_limit
+
+    spec = _checked_rate_limit(rate_limit, "RATE_LIMIT")
+    try:
+        workspace = _run(_with_db(lambda s: set_rate_limit(s, workspace_id, spec)))
+    except Exception as exc:
+        console.print(f"[red]{getattr(exc, 'detail', exc)}[/red]")
+        raise typer.Exit(1) from exc
+    if json_output:
+        print(json.dumps(_workspace_json(workspace)))
+    else:
+        console.print(f"workspace {workspace.id}: rate limit {workspace.rate_limit or 'default'}")
 
 
 @workspaces_app.command("list")
@@ -135,13 +186,13 @@ def workspaces_list(json_output: JsonFlag = False) -> None:
     from harken.workspaces.service import list_workspaces
 
     rows = _run(_with_db(list_workspaces))
-    out = [{"id": w.id, "name": w.name, "created_at": isoformat(w.created_at)} for w in rows]
+    out = [_workspace_json(w) for w in rows]
     if json_output:
         print(json.dumps(out))
         return
-    table = Table("id", "name", "created_at")
+    table = Table("id", "name", "rate limit", "created_at")
     for w in out:
-        table.add_row(w["id"], w["name"], w["created_at"])
+        table.add_row(w["id"], w["name"], w["rate_limit"] or "default", w["created_at"])
     console.print(table)
 
 

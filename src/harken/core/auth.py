@@ -7,10 +7,12 @@ the `Principal`. Services then filter every query by `principal.workspace_id`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -67,7 +69,8 @@ def extract_key(request: Request) -> str | None:
 
 
 async def authenticate(session: AsyncSession, request: Request) -> Principal:
-    """Resolve the request's key into a `Principal`, or raise 401/403."""
+    """Resolve the request's key into a `Principal`, count it against the workspace's rate limit,
+    and check `X-Org-Id`; raises 401, 429 or 403. Cached on the request, so it runs once."""
     from harken.workspaces.models import ApiKey, Workspace
 
     cached = getattr(request.state, "principal", None)
@@ -78,37 +81,72 @@ async def authenticate(session: AsyncSession, request: Request) -> Principal:
         raise InvalidApiKey()
     row = (
         await session.execute(
-            select(ApiKey, Workspace.rate_limit)
+            select(ApiKey.id, ApiKey.workspace_id, ApiKey.scopes, ApiKey.user_id, ApiKey.name)
+            .add_columns(ApiKey.expires_at, ApiKey.revoked_at, ApiKey.last_used_at, Workspace.rate_limit)
             .join(Workspace, Workspace.id == ApiKey.workspace_id)
             .where(ApiKey.key_hash == hash_api_key(raw))
         )
     ).one_or_none()
     now = utcnow()
-    key, rate_limit = row if row is not None else (None, None)
-    if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+    if row is None:
+        raise InvalidApiKey()
+    key_id, workspace_id, scopes, user_id, name, expires_at, revoked_at, last_used_at, rate_limit = row
+    if revoked_at is not None or (expires_at is not None and expires_at <= now):
         raise InvalidApiKey()
     principal = Principal(
-        api_key_id=key.id,
-        workspace_id=key.workspace_id,
-        scopes=frozenset(key.scopes or ()),
-        user_id=key.user_id,
-        key_name=key.name,
+        api_key_id=key_id,
+        workspace_id=workspace_id,
+        scopes=frozenset(scopes or ()),
+        user_id=user_id,
+        key_name=name,
         rate_limit=rate_limit,
     )
+    request.state.principal = principal
+    workspace_id_var.set(principal.workspace_id)
+    _touch_last_used(request, key_id, last_used_at, now)
+    # Every authenticated response carries the rate-limit headers, errors after this point included.
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        await limiter.hit(request, principal)
     org_header = request.headers.get("x-org-id")
     if org_header is not None and org_header.strip() != principal.workspace_id:
         raise WorkspaceForbidden()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        stmt = update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
-        if request.method in {"GET", "HEAD"}:
-            # Reads run in a read-only session (see core.session): write in a short one of its own.
-            async with request.app.state.db.session() as writer:
-                await writer.execute(stmt)
-        else:
-            await session.execute(stmt)
-    request.state.principal = principal
-    workspace_id_var.set(principal.workspace_id)
     return principal
+
+
+# key id -> when this process last wrote its last_used_at
+_last_touch: dict[str, datetime] = {}
+_touch_tasks: set[asyncio.Task[None]] = set()
+
+
+def _touch_last_used(request: Request, key_id: str, last_used_at: datetime | None, now: datetime) -> None:
+    """Record `last_used_at` at most once per `LAST_USED_RESOLUTION` per key and process.
+
+    Written in the background on a connection of its own: the request never waits for it and never
+    holds two pooled connections at once (which could exhaust the pool under a burst).
+    """
+    if last_used_at is not None and now - last_used_at <= LAST_USED_RESOLUTION:
+        return
+    previous = _last_touch.get(key_id)
+    if previous is not None and now - previous <= LAST_USED_RESOLUTION:
+        return
+    _last_touch[key_id] = now
+    if len(_last_touch) > 100_000:
+        _last_touch.clear()
+    db = request.app.state.db
+
+    async def write() -> None:
+        from harken.workspaces.models import ApiKey
+
+        try:
+            async with db.session() as writer:
+                await writer.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+        except Exception:
+            logging.getLogger("harken.auth").warning("could not record last_used_at", exc_info=True)
+
+    task = asyncio.create_task(write())
+    _touch_tasks.add(task)
+    task.add_done_callback(_touch_tasks.discard)
 
 
 class RequireScope:
@@ -119,9 +157,6 @@ class RequireScope:
 
     async def __call__(self, request: Request, session: DbSession) -> Principal:
         principal = await authenticate(session, request)
-        limiter = getattr(request.app.state, "rate_limiter", None)
-        if limiter is not None:
-            await limiter.hit(request, principal)
         if self.scope is not None and not principal.has_scope(self.scope):
             raise InsufficientScope(f"This route needs the '{self.scope}' scope")
         return principal

@@ -99,7 +99,7 @@ class RateLimiter:
             count, reset_time = 0, now + window
         reset_at = math.ceil(reset_time)
         remaining = max(0, item.amount - count)
-        seconds_left = max(0, reset_at - int(now))
+        seconds_left = min(window, max(0, math.ceil(reset_time - now)))
         headers = {
             "X-RateLimit-Limit": str(item.amount),
             "X-RateLimit-Remaining": str(remaining),

@@ -26,6 +26,14 @@ async def create_workspace(session: AsyncSession, name: str, *, rate_limit: str 
     return workspace
 
 
+async def set_rate_limit(session: AsyncSession, workspace_id: str, rate_limit: str | None) -> Workspace:
+    """Set (or with None, clear) the workspace's own limit, e.g. "1200/minute"."""
+    workspace = await get_workspace(session, workspace_id)
+    workspace.rate_limit = rate_limit
+    await session.flush()
+    return workspace
+
+
 async def list_workspaces(session: AsyncSession) -> list[Workspace]:
     return list((await session.execute(select(Workspace).order_by(Workspace.created_at))).scalars())
 
