@@ -61,6 +61,10 @@ def responses(*extra: int, authenticated: bool = True) -> dict[int | str, dict[s
     return {code: {"model": ErrorBody, "description": _DESCRIPTIONS.get(code, "Error")} for code in sorted(codes)}
 
 
+SECURITY_SCHEMES = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "BearerAuth": {"type": "http", "scheme": "bearer", "description": "The same API key as a bearer token"},
+}
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 _IDEMPOTENCY_PARAMETER = {
     "name": "Idempotency-Key",
@@ -97,7 +101,10 @@ def _error_response(code: int) -> dict[str, Any]:
 
 
 def augment_schema(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    from harken.core.auth import route_auth
+
+    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    components = schema["components"].setdefault("schemas", {})
     error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in error_schema.pop("$defs", {}).items():
         components.setdefault(name, definition)
@@ -112,6 +119,11 @@ def augment_schema(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
             operation = paths.get(route.path_format, {}).get(method.lower())
             if operation is None:
                 continue
+            auth = route_auth(route.dependant)
+            if auth is not None:
+                operation.setdefault("security", [{"ApiKeyHeader": []}, {"BearerAuth": []}])
+                if auth.scope:
+                    operation.setdefault("x-required-scope", auth.scope)
             documented = operation.setdefault("responses", {})
             for code in sorted(platform_statuses(route, method)):
                 current = documented.get(str(code))
