@@ -14,6 +14,7 @@ from harken import __version__
 from harken.campaigns.router import router as campaigns_router
 from harken.conversations.respondent_router import router as respondent_router
 from harken.conversations.router import router as conversations_router
+from harken.core.authcache import AuthCache
 from harken.core.db import Database
 from harken.core.errors import install_error_handlers
 from harken.core.health import router as health_router
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.state.db = db
         app.state.settings = settings
         app.state.rate_limiter = RateLimiter(settings)
+        app.state.auth_cache = AuthCache(settings.resolved_database_url, settings.auth_cache_seconds)
         worker_task: asyncio.Task[None] | None = None
         worker: Worker | None = None
         if start_worker:
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
                 worker.stop()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(worker_task, timeout=35)
+            await app.state.auth_cache.close()
             await db.dispose()
 
     app = FastAPI(

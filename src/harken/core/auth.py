@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harken.core.authcache import AuthCache, CachedKey
 from harken.core.context import workspace_id_var
 from harken.core.db import utcnow
 from harken.core.errors import InsufficientScope, InvalidApiKey, WorkspaceForbidden
@@ -38,6 +39,9 @@ class Principal:
     user_id: str | None = None
     key_name: str = ""
     rate_limit: str | None = None
+    key_prefix: str = ""
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
 
     def has_scope(self, scope: str) -> bool:
         return "*" in self.scopes or scope in self.scopes
@@ -70,40 +74,43 @@ def extract_key(request: Request) -> str | None:
 
 async def authenticate(session: AsyncSession, request: Request) -> Principal:
     """Resolve the request's key into a `Principal`, count it against the workspace's rate limit,
-    and check `X-Org-Id`; raises 401, 429 or 403. Cached on the request, so it runs once."""
-    from harken.workspaces.models import ApiKey, Workspace
+    and check `X-Org-Id`; raises 401, 429 or 403. Cached on the request, so it runs once.
 
+    Lookups go through the process's `AuthCache` (core.authcache), which keeps revocation
+    immediate; without a live invalidation signal every request queries the database.
+    """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     raw = extract_key(request)
     if raw is None or not raw.isascii() or not raw.startswith(KEY_PREFIX):
         raise InvalidApiKey()
-    row = (
-        await session.execute(
-            select(ApiKey.id, ApiKey.workspace_id, ApiKey.scopes, ApiKey.user_id, ApiKey.name)
-            .add_columns(ApiKey.expires_at, ApiKey.revoked_at, ApiKey.last_used_at, Workspace.rate_limit)
-            .join(Workspace, Workspace.id == ApiKey.workspace_id)
-            .where(ApiKey.key_hash == hash_api_key(raw))
-        )
-    ).one_or_none()
+    key_hash = hash_api_key(raw)
+    cache: AuthCache | None = getattr(request.app.state, "auth_cache", None)
+    epoch, key = cache.get(key_hash) if cache is not None else (None, None)
+    if key is None:
+        key = await _lookup(session, key_hash)
+        if key is None:
+            raise InvalidApiKey()
+        if cache is not None:
+            cache.put(key_hash, epoch, key)
     now = utcnow()
-    if row is None:
-        raise InvalidApiKey()
-    key_id, workspace_id, scopes, user_id, name, expires_at, revoked_at, last_used_at, rate_limit = row
-    if revoked_at is not None or (expires_at is not None and expires_at <= now):
+    if key.expires_at is not None and key.expires_at <= now:
         raise InvalidApiKey()
     principal = Principal(
-        api_key_id=key_id,
-        workspace_id=workspace_id,
-        scopes=frozenset(scopes or ()),
-        user_id=user_id,
-        key_name=name,
-        rate_limit=rate_limit,
+        api_key_id=key.api_key_id,
+        workspace_id=key.workspace_id,
+        scopes=frozenset(key.scopes),
+        user_id=key.user_id,
+        key_name=key.name,
+        rate_limit=key.rate_limit,
+        key_prefix=key.key_prefix,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
     )
     request.state.principal = principal
     workspace_id_var.set(principal.workspace_id)
-    _touch_last_used(request, key_id, last_used_at, now)
+    _touch_last_used(request, key.api_key_id, key.last_used_at, now)
     # Every authenticated response carries the rate-limit headers, errors after this point included.
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:
@@ -112,6 +119,35 @@ async def authenticate(session: AsyncSession, request: Request) -> Principal:
     if org_header is not None and org_header.strip() != principal.workspace_id:
         raise WorkspaceForbidden()
     return principal
+
+
+async def _lookup(session: AsyncSession, key_hash: str) -> CachedKey | None:
+    """The unrevoked key with this hash, joined with its workspace's rate limit."""
+    from harken.workspaces.models import ApiKey, Workspace
+
+    row = (
+        await session.execute(
+            select(ApiKey.id, ApiKey.workspace_id, ApiKey.scopes, ApiKey.user_id, ApiKey.name, ApiKey.key_prefix)
+            .add_columns(ApiKey.created_at, ApiKey.expires_at, ApiKey.last_used_at, Workspace.rate_limit)
+            .join(Workspace, Workspace.id == ApiKey.workspace_id)
+            .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    key_id, workspace_id, scopes, user_id, name, prefix, created_at, expires_at, last_used_at, rate_limit = row
+    return CachedKey(
+        api_key_id=key_id,
+        workspace_id=workspace_id,
+        scopes=tuple(scopes or ()),
+        user_id=user_id,
+        name=name,
+        key_prefix=prefix,
+        created_at=created_at,
+        expires_at=expires_at,
+        last_used_at=last_used_at,
+        rate_limit=rate_limit,
+    )
 
 
 # key id -> when this process last wrote its last_used_at

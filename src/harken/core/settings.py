@@ -29,6 +29,8 @@ class Settings(BaseSettings):
 
     # auth
     bootstrap_api_key: str | None = None
+    # API-key lookups cached per process; revocation stays immediate (see core/authcache.py). 0 = off.
+    auth_cache_seconds: float = 30.0
 
     # idempotency and rate limits
     idempotency_ttl_seconds: int = 24 * 3600

@@ -12,10 +12,18 @@ router = APIRouter(prefix="/v1", tags=["workspaces"])
 
 
 @router.get("/api-keys/current", response_model=CurrentApiKeyOut, responses=responses())
-async def current_api_key(auth: AnyAuth, session: DbSession) -> CurrentApiKeyOut:
+async def current_api_key(auth: AnyAuth) -> CurrentApiKeyOut:
     """The key this request authenticated with (any scope)."""
-    key = await service.get_api_key(session, auth.workspace_id, auth.api_key_id)
-    return CurrentApiKeyOut.model_validate(key)
+    # Every field shown here is immutable for a key, so the authenticated principal has them all.
+    return CurrentApiKeyOut(
+        id=auth.api_key_id,
+        name=auth.key_name,
+        workspace_id=auth.workspace_id,
+        scopes=sorted(auth.scopes),
+        key_prefix=auth.key_prefix,
+        created_at=auth.created_at,
+        expires_at=auth.expires_at,
+    )
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED, responses=responses(404))

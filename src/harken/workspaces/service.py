@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harken.core.auth import KEY_PREFIX, generate_api_key, hash_api_key
+from harken.core.authcache import notify_auth_changed
 from harken.core.db import Database, utcnow
 from harken.core.errors import NotFound, UnprocessableEntity
 from harken.workspaces.models import ApiKey, Workspace
@@ -31,6 +32,7 @@ async def set_rate_limit(session: AsyncSession, workspace_id: str, rate_limit: s
     workspace = await get_workspace(session, workspace_id)
     workspace.rate_limit = rate_limit
     await session.flush()
+    await notify_auth_changed(session)  # cached lookups carry the limit: drop them on commit
     return workspace
 
 
@@ -100,6 +102,8 @@ async def revoke_api_key(session: AsyncSession, workspace_id: str, key_id: str) 
     key = await get_api_key(session, workspace_id, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        await session.flush()
+        await notify_auth_changed(session)  # every process drops cached lookups on commit
     return key
 
 
