@@ -23,7 +23,6 @@ from harken.core.authcache import AuthCache, CachedKey
 from harken.core.context import workspace_id_var
 from harken.core.db import utcnow
 from harken.core.errors import InsufficientScope, InvalidApiKey, WorkspaceForbidden
-from harken.core.session import DbSession
 
 KEY_PREFIX = "ont_live_"
 SCOPES = ("interviews", "exports", "webhooks", "surveys", "mcp", "admin", "*")
@@ -72,7 +71,7 @@ def extract_key(request: Request) -> str | None:
     return raw or None
 
 
-async def authenticate(session: AsyncSession, request: Request) -> Principal:
+async def authenticate(session: AsyncSession | None, request: Request) -> Principal:
     """Resolve the request's key into a `Principal`, count it against the workspace's rate limit,
     and check `X-Org-Id`; raises 401, 429 or 403. Cached on the request, so it runs once.
 
@@ -89,7 +88,13 @@ async def authenticate(session: AsyncSession, request: Request) -> Principal:
     cache: AuthCache | None = getattr(request.app.state, "auth_cache", None)
     epoch, key = cache.get(key_hash) if cache is not None else (None, None)
     if key is None:
-        key = await _lookup(session, key_hash)
+        if session is None:
+            # A short read of its own: no pooled connection is held while the route runs, and on
+            # SQLite the lookup never sits inside the request's write transaction.
+            async with request.app.state.db.read_sessionmaker() as own:
+                key = await _lookup(own, key_hash)
+        else:
+            key = await _lookup(session, key_hash)
         if key is None:
             raise InvalidApiKey()
         if cache is not None:
@@ -191,8 +196,8 @@ class RequireScope:
     def __init__(self, scope: str | None) -> None:
         self.scope = scope
 
-    async def __call__(self, request: Request, session: DbSession) -> Principal:
-        principal = await authenticate(session, request)
+    async def __call__(self, request: Request) -> Principal:
+        principal = await authenticate(None, request)
         if self.scope is not None and not principal.has_scope(self.scope):
             raise InsufficientScope(f"This route needs the '{self.scope}' scope")
         return principal

@@ -42,6 +42,7 @@ logger = logging.getLogger("harken.auth")
 
 CHANNEL = "harken_auth"
 MAX_ENTRIES = 50_000
+REREAD_SECONDS = 0.1
 _CACHES: weakref.WeakSet[AuthCache] = weakref.WeakSet()
 
 
@@ -123,6 +124,10 @@ class AuthCache:
         self._listener: asyncio.Task[None] | None = None
         self._closed = False
         self._local_epoch = 0
+        self._epoch_path = str(self._epoch_file) if self._epoch_file is not None else ""
+        self._file_signature: tuple[int, int, int] | None = None
+        self._file_content = b""
+        self._file_read_at = 0.0
         _CACHES.add(self)
 
     @property
@@ -138,11 +143,27 @@ class AuthCache:
         """The current invalidation epoch (cheap: a small file read, or counters)."""
         if self._is_postgres:
             return (self._local_epoch, self._pg_epoch)
-        assert self._epoch_file is not None
+        return (self._local_epoch, self._file_epoch())
+
+    def _file_epoch(self) -> bytes:
+        """The epoch file's content; re-read when its inode/mtime/size change (one stat per
+        request) and at least every `REREAD_SECONDS` (covers an inode reused within one mtime
+        tick, the only way a change could hide from the stat)."""
         try:
-            return (self._local_epoch, self._epoch_file.read_bytes())
+            st = os.stat(self._epoch_path)
         except FileNotFoundError:
-            return (self._local_epoch, b"")
+            return b""
+        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+        now = time.monotonic()
+        if signature != self._file_signature or now - self._file_read_at > REREAD_SECONDS:
+            try:
+                with open(self._epoch_path, "rb") as handle:
+                    self._file_content = handle.read()
+            except FileNotFoundError:
+                return b""
+            self._file_signature = signature
+            self._file_read_at = now
+        return self._file_content
 
     def local_change(self) -> None:
         """A change committed in this process: invalidate before the next request runs."""

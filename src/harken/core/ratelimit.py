@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 
 from harken.core.errors import RateLimited
@@ -61,14 +61,39 @@ class RateLimitDecision:
         )
 
 
+class LocalWindows:
+    """In-process fixed windows: the `limits` storage interface subset we use, without the
+    per-call background tasks and thread hops of `limits.aio.storage.MemoryStorage`."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, list[float]] = {}  # key -> [window end (epoch s), count]
+        self._calls = 0
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        self._calls += 1
+        if self._calls % 10_000 == 0:
+            self._windows = {k: w for k, w in self._windows.items() if w[0] > now}
+        window = self._windows.get(key)
+        if window is None or window[0] <= now:
+            window = self._windows[key] = [now + expiry, 0]
+        window[1] += amount
+        return int(window[1])
+
+    async def get_expiry(self, key: str) -> float:
+        window = self._windows.get(key)
+        return window[0] if window is not None else time.time()
+
+
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.default = parse_rate_limit(settings.rate_limit)
+        self.storage: Storage | LocalWindows
         if settings.redis_url:
             uri = settings.redis_url.replace("redis://", "async+redis://", 1)
-            self.storage: Storage = storage_from_string(uri, implementation="coredis")
+            self.storage = storage_from_string(uri, implementation="coredis")
         else:
-            self.storage = MemoryStorage()
+            self.storage = LocalWindows()
         self._parsed: dict[str, RateLimitItem] = {}
 
     def limit_for(self, spec: str | None) -> RateLimitItem:
