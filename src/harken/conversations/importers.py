@@ -199,8 +199,10 @@ def read_plain(text: str) -> list[RawTurn]:
             counts[label] = counts.get(label, 0) + 1
         else:
             candidates.append((None, line.strip(), None))
-    frequent = {label for label, n in counts.items() if n >= 2 or _AGENT_RE.search(label)}
-    known = frequent or set(counts)
+    frequent = {label for label, n in counts.items() if n >= 2 or _is_agent_label(label)}
+    timed = {label for label, _, offset in candidates if label is not None and offset is not None}
+    # An interview has two sides: with fewer than two recurring speakers, every label counts.
+    known = (frequent | timed) if len(frequent) >= 2 else set(counts)
     turns: list[RawTurn] = []
     for label, content, offset in candidates:
         if label is not None and label in known:
