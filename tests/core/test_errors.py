@@ -6,10 +6,12 @@ import json
 import re
 
 from fastapi import FastAPI, File, UploadFile
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from harken.core.auth import AnyAuth
 from harken.core.errors import CampaignLocked, ServiceUnavailable
+from harken.core.session import DbSession
 from harken.workspaces.models import ApiKey
 from tests.core.conftest import count_rows
 
@@ -170,6 +172,26 @@ async def test_huge_limit_and_offset_are_422_not_500(client, tenant):
         assert response.status_code == 422, (params, response.text)
     response = await client.get("/v1/api-keys", headers=tenant.headers, params={"limit": 1, "offset": 0})
     assert response.status_code == 200 and len(response.json()) == 1
+
+
+def _unbounded_route(app: FastAPI) -> None:
+    @app.get("/v1/test/unbounded")
+    async def unbounded(auth: AnyAuth, session: DbSession, offset: int = 0, name: str = "") -> dict[str, int]:
+        # A route that forgot `le=` on its offset: the platform still answers 422, not 500.
+        await session.execute(text("SELECT 1 LIMIT 1 OFFSET :o"), {"o": offset})
+        if name:
+            await session.execute(select(ApiKey.id).where(ApiKey.name == name).limit(1))
+        return {"offset": offset}
+
+
+async def test_unbounded_values_the_database_refuses_are_422(make_client, tenant):
+    _app, client = await make_client(setup=_unbounded_route)
+    ok = await client.get("/v1/test/unbounded", headers=tenant.headers, params={"offset": 5})
+    assert ok.status_code == 200
+    for offset in (10**26, -(10**30)):
+        response = await client.get("/v1/test/unbounded", headers=tenant.headers, params={"offset": offset})
+        assert response.status_code == 422, response.text
+        assert isinstance(response.json()["detail"], list)
 
 
 def _failing_routes(app: FastAPI) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -173,6 +173,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             503, "The database is temporarily unavailable; retry shortly", "service_unavailable", {"Retry-After": "1"}
         )
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # A value the route did not bound (a huge `offset`, a string longer than its column) that
+        # the database refuses: the client's input, so a 422 rather than a 500.
+        logger.info("value rejected by the database: %s", exc.__class__.__name__)
+        item = {"loc": ["request"], "msg": "A value is out of the range this server accepts", "type": "value_error"}
+        return JSONResponse({"detail": [item], "code": "validation_error"}, status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
