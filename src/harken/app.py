@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.state.settings = settings
         app.state.rate_limiter = RateLimiter(settings)
         app.state.auth_cache = AuthCache(settings.resolved_database_url, settings.auth_cache_seconds)
+        app.state.auth_cache.start()
         worker_task: asyncio.Task[None] | None = None
         worker: Worker | None = None
         if start_worker:

@@ -38,11 +38,18 @@ async def make_client(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-def serve(database_url: str, tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+def serve(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Start real `harken serve` processes on the test database: `serve(HARKEN_X="...")`."""
     servers: list[ServerProcess] = []
 
-    def start(**env: str) -> ServerProcess:
+    def start(count: int | None = None, **env: str) -> Any:
+        """One server, or with `count` a list of servers started in parallel."""
+        if count is not None:
+            launched = [launch(**env) for _ in range(count)]
+            return [server.wait_ready() for server in launched]
+        return launch(**env).wait_ready()
+
+    def launch(**env: str) -> ServerProcess:
         port = free_port()
         base = {
             "HARKEN_DATABASE_URL": database_url,
@@ -57,7 +64,7 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[Callable[..., ServerPro
         # ServerProcess merges os.environ again; drop an inherited empty Redis URL explicitly.
         server.env = env_all
         servers.append(server)
-        return server.start(tmp_path / f"server-{port}.log").wait_ready()
+        return server.start(tmp_path / f"server-{port}.log")
 
     yield start
     for server in servers:

@@ -144,14 +144,17 @@ async def test_two_server_processes_share_one_limit_through_redis(app, tenant, s
     if not REDIS_URL:
         pytest.skip("HARKEN_TEST_REDIS_URL not set")
     await _set_limit(app, tenant.workspace_id, "30/hour")
-    servers = [serve(HARKEN_REDIS_URL=REDIS_URL), serve(HARKEN_REDIS_URL=REDIS_URL)]
-    async with httpx.AsyncClient(timeout=30) as http:
+    servers = serve(count=2, HARKEN_REDIS_URL=REDIS_URL)
+    async with httpx.AsyncClient(timeout=120) as http:
+        # One request each first (counted too): connections and caches warm, as in steady state.
+        warm = [await http.get(f"{s.url}/v1/api-keys/current", headers=tenant.headers) for s in servers]
+        assert [r.status_code for r in warm] == [200, 200]
         responses = await asyncio.gather(
-            *(http.get(f"{servers[i % 2].url}/v1/api-keys/current", headers=tenant.headers) for i in range(50))
+            *(http.get(f"{servers[i % 2].url}/v1/api-keys/current", headers=tenant.headers) for i in range(48))
         )
     by_server = [[r.status_code for r in responses[i::2]] for i in range(2)]
     statuses = [r.status_code for r in responses]
-    assert statuses.count(200) == 30, by_server
+    assert statuses.count(200) == 28, by_server
     assert statuses.count(429) == 20
     assert all(200 in s for s in by_server)  # both processes served, and drew from one budget
     assert all(r.headers["x-ratelimit-limit"] == "30" for r in responses)

@@ -198,6 +198,11 @@ class AuthCache:
 
     # --- PostgreSQL LISTEN -------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Connect the invalidation listener now (PostgreSQL) rather than on the first request."""
+        if self._is_postgres and self.ttl > 0:
+            self._ensure_listener()
+
     def _ensure_listener(self) -> None:
         if self._listener is None and not self._closed:
             with contextlib.suppress(RuntimeError):  # no running loop: stay disabled
