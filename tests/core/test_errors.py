@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from harken.core.auth import AnyAuth
 from harken.core.errors import CampaignLocked, ServiceUnavailable
+from harken.core.idempotency_models import IdempotencyRecord
 from harken.core.session import DbSession
 from harken.workspaces.models import ApiKey
 from tests.core.conftest import count_rows
@@ -90,6 +91,15 @@ async def test_10mb_json_body_is_413(app, client, tenant):
         "/v1/api-keys", headers={**tenant.headers, "Content-Type": "application/json"}, content=chunks()
     )
     assert_error(streamed, 413, "payload_too_large")
+    # The same with an Idempotency-Key: the middleware reading the body for the fingerprint hits
+    # the limit too, and nothing is claimed.
+    idem = await client.post(
+        "/v1/api-keys",
+        headers={**tenant.headers, "Content-Type": "application/json", "Idempotency-Key": "big-1"},
+        content=chunks(),
+    )
+    assert_error(idem, 413, "payload_too_large")
+    assert await count_rows(app.state.db, IdempotencyRecord) == 0
     assert await count_rows(app.state.db, ApiKey, workspace_id=tenant.workspace_id) == 1
 
 
