@@ -29,10 +29,17 @@ PROFILE = Profile(
         Fact("f1", "process", "We plan the week in a Monday planning meeting", "monday huddle", "weekly planning"),
         Fact("f2", "pain", "Urgent requests from sales disrupt the plan every day", "drop everything", "plan disrupt"),
         Fact("f3", "tool", "We keep the plan on a shared whiteboard", "whiteboard", "planning"),
-        Fact("f4", "pain", "Shift notes are handwritten and items get lost at handover", "lost at handover", "handover"),
+        Fact(
+            "f4", "pain", "Shift notes are handwritten and items get lost at handover", "lost at handover", "handover"
+        ),
         Fact("f5", "motivation", "Wants a calmer week with fewer surprises", "fewer surprises"),
-        Fact("f6", "pain", "Open items from the night shift are not visible to the day shift", "night shift blind spot",
-             "open items handed"),
+        Fact(
+            "f6",
+            "pain",
+            "Open items from the night shift are not visible to the day shift",
+            "night shift blind spot",
+            "open items handed",
+        ),
     ],
 )
 

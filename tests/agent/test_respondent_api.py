@@ -250,9 +250,7 @@ async def test_concurrent_messages_keep_the_transcript_consistent(
     token = campaign.tokens[0]
     await client.get(f"/v1/respond/{token}")
     texts = [f"Answer number {i}: we plan with the team and adjust every single day." for i in range(6)]
-    responses = await asyncio.gather(
-        *(client.post(f"/v1/respond/{token}/messages", json={"text": t}) for t in texts)
-    )
+    responses = await asyncio.gather(*(client.post(f"/v1/respond/{token}/messages", json={"text": t}) for t in texts))
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     conversation = await conversation_row(app, campaign.conversation_ids[0])
     transcript = conversation.transcript
