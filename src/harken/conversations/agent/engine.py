@@ -35,6 +35,7 @@ WRAP_UP_AT = 0.85  # share of the duration after which no new optional work star
 FOLLOW_UP_BUDGET = {"required": 3, "important": 2, "optional": 1}
 MAX_CONSECUTIVE_FOLLOW_UPS = 2
 OFF_TOPIC_MIN_WORDS = 10
+LOW_INFO_LIMIT = 2
 
 
 @dataclass
@@ -155,6 +156,14 @@ class OfflineAgent:
             # "Not much to say about that": the facet was explored; nothing to follow up on.
             state["strikes"]["short"] = 0
             self._credit_pending(state)
+            current = state.get("current")
+            if current:
+                ts = state["topics"][current]
+                ts["low_info"] = ts.get("low_info", 0) + 1
+                topic = ctx.topic(current)
+                if ts["low_info"] >= LOW_INFO_LIMIT and topic is not None and topic.priority != "required":
+                    # Two "not my area" answers in a row: not this person's topic; use the time elsewhere.
+                    self._finish_topic(state, current, "not_relevant")
             return self._advance(
                 ctx,
                 state,
@@ -189,6 +198,8 @@ class OfflineAgent:
             return self._advance(ctx, state, transcript, p, elapsed, prefix=p.get("ack")[0], allow_follow_up=False)
 
         # A real answer.
+        if state.get("current"):
+            state["topics"][state["current"]]["low_info"] = 0
         state["strikes"]["short"] = 0
         state["strikes"]["hostile"] = max(0, state["strikes"]["hostile"] - 1)
         state["substantive_answers"] = state.get("substantive_answers", 0) + 1
