@@ -3,16 +3,20 @@ another domain's), and helpers to talk to the respondent channel."""
 
 from __future__ import annotations
 
+import email
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from harken.campaigns.models import Campaign, Contact, QuestionSet
 from harken.conversations.models import Conversation
 from harken.core.db import Database, utcnow
-from tests.helpers import Tenant
+from tests.helpers import Tenant, free_port
 
 TOPICS: list[dict[str, Any]] = [
     {
@@ -145,3 +149,26 @@ async def make_campaign(
 @pytest.fixture
 async def campaign(app: Any, tenant: Tenant) -> Setup:
     return await make_campaign(app.state.db, tenant.workspace_id, contacts=2)
+
+
+class Inbox:
+    """Messages received by the local SMTP server."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()  # Controller(port=0) does not work: pick a free port first
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

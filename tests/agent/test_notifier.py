@@ -3,43 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import email
 import logging
-from collections.abc import Iterator
-from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from harken.campaigns.models import Contact
 from harken.conversations.notifier import LogNotifier, SmtpNotifier, get_notifier
 from harken.core.jobs import Job, Worker, enqueue
 from harken.core.settings import Settings
-from tests.agent.conftest import make_campaign
+from tests.agent.conftest import Inbox, make_campaign
 from tests.helpers import Tenant, free_port, wait_for
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.envelopes: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.envelopes.append(envelope)
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()  # Controller(port=0) does not work: pick a free port first
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def smtp_settings(settings: Settings, port: int) -> Settings:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harken.campaigns.models import Campaign, Contact, QuestionSet
@@ -29,9 +29,9 @@ from harken.conversations.respondent_schemas import (
     RespondentMessage,
     RespondentState,
 )
+from harken.conversations.service import complete_conversation
 from harken.core.db import Database, isoformat, utcnow
 from harken.core.errors import Conflict, NotFound
-from harken.webhooks.events import emit
 
 logger = logging.getLogger("harken.respondent")
 
@@ -302,7 +302,7 @@ async def _apply(
     if turn.done:
         conversation.started_at = conversation.started_at or received
         conversation.duration_minutes = max(1, round(estimate_minutes(full)))
-        await complete(session, conversation, ended_at=now)
+        await complete_conversation(session, conversation, ended_at=now)
     await session.flush()
     return MessageOut(
         conversation_id=conversation.id,
@@ -310,70 +310,3 @@ async def _apply(
         reply=Reply(text=reply["text"], at=reply["at"]),
         progress=1.0 if conversation.status == "completed" else turn.progress,
     )
-
-
-# -- completion ------------------------------------------------------------------------------
-
-
-async def complete(session: AsyncSession, conversation: Conversation, *, ended_at: datetime | None = None) -> None:
-    """Complete through the shared function of the conversations domain (its fallback until it lands)."""
-    try:
-        from harken.conversations.service import complete_conversation  # type: ignore[attr-defined]
-    except ImportError:
-        complete_conversation = _fallback_complete
-    await complete_conversation(session, conversation, ended_at=ended_at)
-
-
-async def _fallback_complete(
-    session: AsyncSession, conversation: Conversation, *, ended_at: datetime | None = None
-) -> None:
-    ended = ended_at or utcnow()
-    conversation.status = "completed"
-    conversation.ended_at = ended
-    if conversation.duration_minutes is None and conversation.started_at is not None:
-        conversation.duration_minutes = max(1, round((ended - conversation.started_at).total_seconds() / 60))
-    contact = (await session.execute(select(Contact).where(Contact.id == conversation.contact_id))).scalar_one()
-    contact.status = "completed"
-    contact.completed_at = ended
-    await session.flush()
-    await emit(
-        session,
-        workspace_id=conversation.workspace_id,
-        event_type="interview.completed",
-        data={
-            "interview_id": conversation.interview_id,
-            "conversation_id": conversation.id,
-            "contact": {"name": contact.name, "email": contact.email},
-            "duration_minutes": conversation.duration_minutes or 0,
-        },
-    )
-    open_count = (
-        await session.execute(
-            select(func.count())
-            .select_from(Contact)
-            .where(
-                Contact.interview_id == conversation.interview_id,
-                Contact.status.not_in(["completed", "skipped", "cancelled"]),
-            )
-        )
-    ).scalar_one()
-    campaign = (await session.execute(select(Campaign).where(Campaign.id == conversation.interview_id))).scalar_one()
-    if open_count == 0 and campaign.status in {"active", "paused"}:
-        total = (
-            await session.execute(select(func.count()).select_from(Contact).where(Contact.interview_id == campaign.id))
-        ).scalar_one()
-        done = (
-            await session.execute(
-                select(func.count())
-                .select_from(Contact)
-                .where(Contact.interview_id == campaign.id, Contact.status == "completed")
-            )
-        ).scalar_one()
-        campaign.status = "completed"
-        campaign.completed_at = ended
-        await emit(
-            session,
-            workspace_id=campaign.workspace_id,
-            event_type="campaign.completed",
-            data={"interview_id": campaign.id, "completed_count": done, "total_count": total},
-        )
