@@ -321,6 +321,11 @@ class OfflineAgent:
         vocabulary |= T.content_stems(ctx.goal)
         return not (T.content_stems(answer) & vocabulary)
 
+    def _has_unasked(self, topic: TopicSpec, ts: dict[str, Any]) -> bool:
+        if any(i not in ts["asked_q"] for i in range(len(topic.questions))):
+            return True
+        return any(i not in ts["asked_sub"] and i not in ts["covered_sub"] for i in range(len(topic.sub_topics)))
+
     def _finish_topic(self, state: dict[str, Any], topic_id: str, reason: str = "exhausted") -> None:
         state["topics"][topic_id]["done"] = True
         state["topics"][topic_id]["reason"] = reason
@@ -395,7 +400,9 @@ class OfflineAgent:
                 ts = state["topics"].get(topic_id)
                 if topic is None or ts is None or ts.get("reason") != "budget" or ts.get("reopened"):
                     continue
-                if topic.priority == "optional" or self._topic_coverage(topic, state) >= topic.threshold:
+                if topic.priority == "optional" or elapsed >= 0.75 * duration:
+                    continue
+                if self._topic_coverage(topic, state) >= topic.threshold and not self._has_unasked(topic, ts):
                     continue
                 ts["done"], ts["reopened"] = False, True
                 move = self._enter_topic(ctx, topic, state, p, elapsed, late=False, resumed=True)
@@ -453,9 +460,10 @@ class OfflineAgent:
         return _join(lead, text), intent
 
     def _minutes_per_exchange(self, state: dict[str, Any], elapsed: float) -> float:
-        exchanges = max(1, state.get("agent_turns", 1) - 1)
-        observed = elapsed / exchanges if state.get("agent_turns", 0) > 1 else 0.0
-        return max(1.2, observed or 1.6)
+        exchanges = state.get("agent_turns", 1) - 1
+        if exchanges < 3:  # the opening weighs too much early on
+            return 1.6
+        return min(2.5, max(1.0, elapsed / exchanges))
 
     def _next_facet(
         self, topic: TopicSpec, state: dict[str, Any], p: Phrases, *, only_required: bool = False
