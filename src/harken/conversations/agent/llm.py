@@ -73,6 +73,8 @@ def build_messages(ctx: InterviewContext, turn: AgentTurn, answer: str, asked: l
         f"in {_language_name(lang)}. Never lead the participant, never give opinions, never repeat an "
         "earlier question. Reply with the message only."
     )
+    if ctx.agent_behavior:
+        system += f" The researcher's guidance for the interviewer: {ctx.agent_behavior[:1000]}"
     recent = "\n".join(f"- {q}" for q in asked[-12:])
     user = (
         f"Research goal: {ctx.goal}\n"
