@@ -205,6 +205,29 @@ def latency(min_turns: int = 1000) -> dict[str, dict[str, float]]:
     return {"harken": percentiles(harken), "naive": percentiles(naive)}
 
 
+def replay_latency() -> dict[str, float]:
+    """Agent latency on real answers: the participant turns of the labelled transcripts, in order
+    (longer and messier than the simulator's)."""
+    samples: list[float] = []
+    for folder in sorted(p for p in DATA.iterdir() if (p / "campaign.json").exists()):
+        campaign = json.loads((folder / "campaign.json").read_text())
+        for path in sorted((folder / "conversations").glob("*.json")):
+            answers = [t["text"] for t in json.loads(path.read_text())["turns"] if t["speaker"] == "participant"]
+            agent = OfflineAgent()
+            ctx = context_from_dict(campaign, contact_name="Sam")
+            turn = agent.opening(ctx)
+            transcript = [{"speaker": "agent", "text": turn.text}]
+            for answer in answers:
+                transcript.append({"speaker": "participant", "text": answer})
+                started = time.perf_counter()
+                turn = agent.respond(ctx, turn.state, transcript, answer)
+                samples.append(time.perf_counter() - started)
+                transcript.append({"speaker": "agent", "text": turn.text})
+                if turn.done:
+                    break
+    return percentiles(samples)
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
@@ -414,8 +437,9 @@ def main() -> None:
 
     print("\n== 2. offline turn latency (agent.respond, in-process)")
     report["latency"] = latency(1000)
+    report["latency"]["harken (real answers)"] = replay_latency()
     for name, p in report["latency"].items():
-        print(f"{name:7} n={p['n']:5d}  p50={p['p50_ms']:.2f} ms  p95={p['p95_ms']:.2f} ms  max={p['max_ms']:.2f} ms")
+        print(f"{name:22} n={p['n']:5d}  p50={p['p50_ms']:.2f} ms  p95={p['p95_ms']:.2f} ms  max={p['max_ms']:.2f} ms")
 
     if not args.skip_load:
         print(f"\n== 3. {args.conversations} concurrent conversations over HTTP (real `harken serve` subprocess)")

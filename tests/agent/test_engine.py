@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harken.conversations.agent import InterviewContext, OfflineAgent, context_from_dict
+from harken.conversations.agent import InterviewContext, OfflineAgent, context_from_dict, estimate_minutes
 from harken.conversations.agent import text as T
 from harken.conversations.simulator import Fact, Profile, SimulatedRespondent
 from tests.agent.conftest import TOPICS
@@ -177,6 +177,30 @@ def test_duration_is_respected_with_long_answers() -> None:
     words = sum(T.word_count(t["text"]) for t in transcript[:-1])
     # Closed once the estimate passed the duration: at most one exchange over.
     assert words / 50.0 <= 10 + 4
+
+
+def test_duration_counts_the_clock_but_not_idle_gaps_or_pasted_essays() -> None:
+    ctx = context_from_dict({**CAMPAIGN, "interview_duration_minutes": 10})
+    agent = OfflineAgent()
+    turn = agent.opening(ctx)
+    essay = "We plan on Mondays and the plan changes when urgent work arrives. " * 150
+    turn = agent.respond(ctx, turn.state, [{"speaker": "participant", "text": essay}], essay)
+    assert not turn.done  # one long paste counts for a few minutes, not for the whole interview
+    # Two minutes between turns: the clock drives the estimate; the agent closes at about 10 minutes.
+    transcript = []
+    turns = 0
+    while not turn.done and turns < 50:
+        turns += 1
+        at = f"2026-01-01T10:{2 * turns:02d}:00Z"
+        transcript.append({"speaker": "participant", "text": "We plan it together.", "at": at})
+        turn = agent.respond(ctx, turn.state, transcript, "We plan it together on Monday mornings.")
+    assert turn.done and 4 <= turns <= 7
+    # A three-hour pause counts for three minutes only.
+    idle = [
+        {"speaker": "agent", "text": "Hi", "at": "2026-01-01T10:00:00Z"},
+        {"speaker": "participant", "text": "Hello", "at": "2026-01-01T13:00:00Z"},
+    ]
+    assert estimate_minutes(idle) == 3.0
 
 
 def test_terse_respondent_still_finishes_and_never_repeats() -> None:

@@ -30,7 +30,8 @@ from harken.conversations.agent.phrases import Phrases
 
 STATE_VERSION = 1
 WORDS_PER_MINUTE = 50.0  # calibrated on real interview transcripts (words exchanged / duration)
-IDLE_CAP_SECONDS = 180.0  # a pause longer than this does not count as interview time
+IDLE_CAP_SECONDS = 180.0
+MAX_TURN_WORDS = 200  # a pause longer than this does not count as interview time
 WRAP_UP_AT = 0.85  # share of the duration after which no new optional work starts
 FOLLOW_UP_BUDGET = {"required": 3, "important": 2, "optional": 1}
 MAX_CONSECUTIVE_FOLLOW_UPS = 2
@@ -64,7 +65,8 @@ def _parse_at(value: Any) -> datetime | None:
 
 def estimate_minutes(transcript: list[dict[str, Any]]) -> float:
     """Interview time so far: the larger of a words-based estimate and the clock (idle gaps capped)."""
-    words = sum(T.word_count(t.get("text") or "") for t in transcript)
+    # A pasted essay is not 40 minutes of interview: one turn counts for at most MAX_TURN_WORDS words.
+    words = sum(min(MAX_TURN_WORDS, T.word_count(t.get("text") or "")) for t in transcript)
     by_words = words / WORDS_PER_MINUTE
     clock = 0.0
     previous: datetime | None = None

@@ -65,7 +65,21 @@ nog al maar met van te bij voor op uit naar over onder dan als omdat
 """
     )
 )
-STOPWORDS = STOPWORDS_EN | STOPWORDS_OTHER
+# Dates, times and counts make poor follow-up phrases ("following Wednesday", "eight months earlier").
+TEMPORAL_WORDS = set(
+    _words(
+        """
+monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
+september october november december week weeks weekly month months monthly year years yearly quarter quarters
+earlier later ago yesterday tomorrow tonight morning mornings afternoon evening night following previous recent
+recently minute minutes hour hours daily annual one two three four five six seven eight nine ten eleven twelve
+fifteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million percent half third quarter
+first second third fourth last laughs laughing sighs pause inaudible crosstalk sorry please hello alright
+anyway course huh um uh er hmm wow
+"""
+    )
+)
+STOPWORDS = STOPWORDS_EN | STOPWORDS_OTHER | TEMPORAL_WORDS
 
 # Conversational signals (not domain vocabulary).
 PAIN_SIGNALS = (
@@ -407,11 +421,16 @@ def salient_phrases(answer: str, *, avoid: set[str] | None = None, limit: int = 
     scored: dict[str, Phrase] = {}
     for words, pain, tool in candidates:
         words = words[:4]
+        # "kickoff meeting booked" → "kickoff meeting": a trailing past-tense verb reads badly in a quote.
+        while len(words) > 1 and words[-1].lower().endswith("ed"):
+            words = words[:-1]
         if len(words) == 1 and len(words[0]) < 5:
             continue
         score = sum((degree[w.lower()] + freq[w.lower()]) / freq[w.lower()] for w in words)
         if 2 <= len(words) <= 3:
             score += 1.5
+        elif len(words) == 1:
+            score *= 0.6
         stems = {stem(w) for w in words}
         echo = len(stems & avoid) / len(stems)
         score *= 1.0 - 0.7 * echo
