@@ -139,3 +139,32 @@ async def test_no_transaction_is_held_while_the_model_thinks(
     assert outcomes == ["free"]
     await client.aclose()
     engine.dispose()
+
+
+async def test_a_dead_backend_is_skipped_after_three_failures(llm_app: Any, httpserver: HTTPServer) -> None:
+    calls: list[int] = []
+
+    def handler(request: Request) -> Response:
+        calls.append(1)
+        return Response("down", status=503)
+
+    httpserver.expect_request("/v1/chat/completions").respond_with_handler(handler)
+    client, token = await start(llm_app)
+    answers = [
+        PLAN_ANSWER,
+        "The plan slips when urgent requests from the sales team land on Tuesday and everything gets reshuffled.",
+        "We keep the assignments on a whiteboard and in a shared spreadsheet that the shift leads update by hand.",
+        "Handovers happen in a ten minute huddle where the outgoing lead reads the open items aloud to the next one.",
+        "Honestly the biggest issue is that nobody writes down what was promised to customers during the shift.",
+        "Shift notes live in a paper logbook next to the coffee machine, and pages go missing every few weeks.",
+        "Open items are tracked in my head mostly, plus a few sticky notes on the monitor for the urgent ones.",
+        "Changing priorities come from the regional manager by phone, usually after the plan is already printed.",
+    ]
+    rewordable = 0
+    for answer in answers:
+        response = await client.post(f"/v1/respond/{token}/messages", json={"text": answer})
+        assert response.status_code == 200
+        rewordable += "\u201c" in response.json()["reply"]["text"] or "How" in response.json()["reply"]["text"]
+    assert rewordable >= 5
+    assert len(calls) == 3  # then the breaker opened: no more waiting on a dead backend
+    await client.aclose()

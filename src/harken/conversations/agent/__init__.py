@@ -68,7 +68,8 @@ def get_agent(settings: Settings) -> InterviewAgent:
             settings.llm_base_url,
             api_key=settings.llm_api_key,
             model=settings.llm_model,
-            timeout=settings.llm_timeout_seconds,
+            # A respondent is waiting: never longer than 20 s for wording.
+            timeout=min(settings.llm_timeout_seconds, 20.0),
         )
         return InterviewAgent(client)
     return InterviewAgent()

@@ -9,6 +9,7 @@ falls back to the offline wording, so the model is never required for correctnes
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -31,11 +32,40 @@ class LLMError(Exception):
 class ChatClient:
     """A minimal `/chat/completions` client."""
 
-    def __init__(self, base_url: str, *, api_key: str | None, model: str, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None,
+        model: str,
+        timeout: float,
+        failure_limit: int = 3,
+        cooldown_seconds: float = 60.0,
+    ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.api_key = api_key
         self.model = model
         self.timeout = timeout
+        # Circuit breaker: after `failure_limit` failures in a row, respondents stop waiting on a
+        # dead backend for `cooldown_seconds` (the offline wording is used meanwhile).
+        self.failure_limit = failure_limit
+        self.cooldown_seconds = cooldown_seconds
+        self.failures = 0
+        self.open_until = 0.0
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self.open_until
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.failures >= self.failure_limit:
+            self.open_until = time.monotonic() + self.cooldown_seconds
+            self.failures = 0
+            logger.warning("llm backend failing; offline wording for %.0f s", self.cooldown_seconds)
 
     async def complete(self, messages: list[dict[str, str]], *, max_tokens: int = 160, temperature: float = 0.3) -> str:
         headers = {"Content-Type": "application/json"}
@@ -106,14 +136,19 @@ async def reword(client: ChatClient, ctx: InterviewContext, turn: AgentTurn, ans
     if turn.done or turn.intent.get("move") not in REWORDABLE_MOVES or (turn.state.get("lang") not in LANGUAGES):
         return turn
     asked: list[Any] = turn.state.get("asked", [])
+    if not client.available:
+        return turn
     try:
         candidate = await client.complete(build_messages(ctx, turn, answer, asked))
     except LLMError as exc:
+        client.record(ok=False)
         logger.warning("llm wording unavailable, using the offline wording: %s", exc)
         return turn
     except Exception:  # never let the optional backend break an interview
+        client.record(ok=False)
         logger.exception("llm wording failed, using the offline wording")
         return turn
+    client.record(ok=True)
     text = acceptable(candidate, turn)
     if text is None:
         logger.warning("llm wording rejected, using the offline wording")
