@@ -180,13 +180,19 @@ async def test_draft_and_completed_campaigns_refuse(app: Any, client: AsyncClien
     assert state["accepting_messages"] is False and state["messages"] == []
 
 
-async def test_cancelled_contact_refuses(app: Any, client: AsyncClient, tenant: Tenant) -> None:
-    setup = await make_campaign(app.state.db, tenant.workspace_id)
+async def test_cancelled_or_already_completed_contact_refuses(app: Any, client: AsyncClient, tenant: Tenant) -> None:
+    setup = await make_campaign(app.state.db, tenant.workspace_id, contacts=2)
     async with app.state.db.session() as session:
-        contact = (await session.execute(select(Contact).where(Contact.id == setup.contact_ids[0]))).scalar_one()
-        contact.status = "cancelled"
+        contacts = list((await session.execute(select(Contact).where(Contact.id.in_(setup.contact_ids)))).scalars())
+        by_id = {c.id: c for c in contacts}
+        by_id[setup.contact_ids[0]].status = "cancelled"
+        by_id[setup.contact_ids[1]].status = "completed"  # e.g. its interview was imported
     response = await client.post(f"/v1/respond/{setup.tokens[0]}/messages", json={"text": "hi"})
     assert response.status_code == 409 and "cancelled" in response.json()["detail"]
+    response = await client.post(f"/v1/respond/{setup.tokens[1]}/messages", json={"text": "hi"})
+    assert response.status_code == 409 and "already completed" in response.json()["detail"]
+    state = (await client.get(f"/v1/respond/{setup.tokens[1]}")).json()
+    assert state["accepting_messages"] is False and state["messages"] == []
 
 
 async def test_bad_bodies_get_contract_errors(client: AsyncClient, campaign: Setup) -> None:

@@ -112,6 +112,8 @@ def refusal(snapshot: Snapshot) -> str | None:
         return "This interview is already completed. Thank you for taking part."
     if contact.status in CLOSED_CONTACT_STATUSES:
         return "This invitation has been cancelled."
+    if contact.status == "completed":  # e.g. the interview was imported from elsewhere
+        return "This interview is already completed. Thank you for taking part."
     if campaign.status == "draft":
         return "This interview has not opened yet."
     if campaign.status == "completed":
