@@ -180,6 +180,8 @@ async def _open(db: Database, token: str, agent: InterviewAgent) -> Snapshot:
     """Create the conversation if needed and store the agent's opening turn (once)."""
     async with db.session() as session:
         snapshot = await _load(session, token)
+        if refusal(snapshot) is not None:  # the campaign changed since the caller looked
+            return snapshot
         contact = (
             await session.execute(select(Contact).where(Contact.id == snapshot.contact.id).with_for_update())
         ).scalar_one()
@@ -231,7 +233,11 @@ async def post_message(db: Database, token: str, text: str, agent: InterviewAgen
             raise Conflict(reason)
         if not snapshot.transcript:
             snapshot = await _open(db, token, agent)
-        assert snapshot.conversation is not None
+            reason = refusal(snapshot)
+            if reason is not None:
+                raise Conflict(reason)
+        if snapshot.conversation is None:
+            continue
         ctx = snapshot.context
         base = snapshot.transcript
         state = dict(snapshot.conversation.agent_state or {})
