@@ -257,3 +257,24 @@ def test_product_code_has_no_labelled_vocabulary() -> None:
     code = " ".join(p.read_text().lower() for p in files)
     for word in ("fixflow", "larkspur", "kestrel", "tenant portal", "hvac", "dashboards"):
         assert word not in code, word
+
+
+def test_campaign_without_topics_still_runs_a_short_interview() -> None:
+    ctx = context_from_dict({"name": "Open chat", "goal": "Hear what matters to people."})
+    transcript, last = run(ctx, lambda q: "We mostly talk about how the week went and what got in the way.")
+    assert last.done
+    agent_turns = [t["text"] for t in transcript if t["speaker"] == "agent"]
+    assert "anything important" in agent_turns[1]  # straight to the open question, then the closing
+    assert len(agent_turns) == 3
+
+
+def test_duplicate_campaign_questions_are_asked_once() -> None:
+    topics = [
+        {"name": "A", "priority": "required", "questions": [{"text": "What slows you down?"}]},
+        {"name": "B", "priority": "required", "questions": [{"text": "What slows you down?"}, {"text": "Who helps?"}]},
+    ]
+    ctx = context_from_dict({"name": "Dupes", "topics": topics})
+    transcript, last = run(ctx, lambda q: "Mostly waiting for approvals from the finance team and unclear owners.")
+    assert last.done
+    asked = " ".join(t["text"] for t in transcript if t["speaker"] == "agent")
+    assert asked.count("What slows you down?") == 1 and "Who helps?" in asked
