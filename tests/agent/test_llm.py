@@ -168,3 +168,27 @@ async def test_a_dead_backend_is_skipped_after_three_failures(llm_app: Any, http
     assert rewordable >= 5
     assert len(calls) == 3  # then the breaker opened: no more waiting on a dead backend
     await client.aclose()
+
+
+async def test_concurrent_messages_with_the_model_keep_the_transcript_consistent(
+    llm_app: Any, httpserver: HTTPServer
+) -> None:
+    """The compare-and-set path: replies computed outside the transaction, applied in order."""
+    import asyncio
+
+    counter = iter(range(1000))
+
+    def handler(request: Request) -> Response:
+        time.sleep(0.05)
+        return Response(json.dumps(completion(f"Could you tell me more about point {next(counter)}?")))
+
+    httpserver.expect_request("/v1/chat/completions").respond_with_handler(handler)
+    client, token = await start(llm_app)
+    texts = [f"Answer {i}: we plan with the team and adjust every single day when things change." for i in range(5)]
+    responses = await asyncio.gather(*(client.post(f"/v1/respond/{token}/messages", json={"text": t}) for t in texts))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    state = (await client.get(f"/v1/respond/{token}")).json()
+    speakers = [m["speaker"] for m in state["messages"]]
+    assert speakers == ["agent", "participant", "agent"] + ["participant", "agent"] * len(texts)
+    assert sorted(m["text"] for m in state["messages"] if m["text"] in texts) == sorted(texts)
+    await client.aclose()

@@ -1,12 +1,15 @@
 """The respondent channel: one contact talks with the interview agent through its booking token.
 
-Concurrency: every message is handled in three steps. (1) A short read transaction takes a
-snapshot of the conversation (its turn counter is the transcript length). (2) The agent computes
-its reply with no transaction open (the optional language model may take seconds). (3) A short
-write transaction locks the conversation row (`FOR UPDATE` on PostgreSQL; SQLite writers are
-serialized by `BEGIN IMMEDIATE`) and applies the turn only if the counter is unchanged; otherwise
-the message is recomputed on the new state. Two messages sent at once are therefore both kept, in
-order, each with its own reply, and the transcript is never corrupted.
+Concurrency, two paths:
+- Offline agent (the default; a turn takes well under a millisecond): one short write transaction
+  locks the conversation row (`FOR UPDATE` on PostgreSQL; SQLite writers are serialized by
+  `BEGIN IMMEDIATE`), computes the turn and appends it.
+- With a language model (a turn may wait seconds on the network): (1) a short read transaction
+  takes a snapshot (its turn counter is the transcript length); (2) the agent computes its reply
+  with no transaction open; (3) a short write transaction locks the row and applies the turn only
+  if the counter is unchanged, otherwise the message is recomputed on the new state.
+Either way, two messages sent at once are both kept, in order, each with its own reply, and the
+transcript is never corrupted.
 """
 
 from __future__ import annotations
@@ -63,19 +66,19 @@ class Snapshot:
 # -- reading ---------------------------------------------------------------------------------
 
 
-async def _load(session: AsyncSession, token: str) -> Snapshot:
+async def _load(session: AsyncSession, token: str, *, lock: bool = False) -> Snapshot:
     if not token or len(token) > TOKEN_MAX_LEN:
         raise NotFound("Unknown interview link")
-    contact = (await session.execute(select(Contact).where(Contact.booking_token == token))).scalar_one_or_none()
-    if contact is None:
-        raise NotFound("Unknown interview link")
-    campaign = (
+    row = (
         await session.execute(
-            select(Campaign).where(Campaign.id == contact.interview_id, Campaign.workspace_id == contact.workspace_id)
+            select(Contact, Campaign)
+            .join(Campaign, (Campaign.id == Contact.interview_id) & (Campaign.workspace_id == Contact.workspace_id))
+            .where(Contact.booking_token == token)
         )
-    ).scalar_one_or_none()
-    if campaign is None:
+    ).one_or_none()
+    if row is None:
         raise NotFound("Unknown interview link")
+    contact, campaign = row
     query = select(QuestionSet).where(
         QuestionSet.interview_id == campaign.id, QuestionSet.workspace_id == campaign.workspace_id
     )
@@ -85,7 +88,7 @@ async def _load(session: AsyncSession, token: str) -> Snapshot:
     if contact.question_set_id:
         assigned = [qs for qs in question_sets if qs.id == contact.question_set_id]
         question_sets = assigned or question_sets
-    conversation = await _conversation_for(session, contact)
+    conversation = await _conversation_for(session, contact, lock=lock)
     return Snapshot(contact, campaign, question_sets, conversation)
 
 
@@ -179,12 +182,19 @@ async def get_state(db: Database, token: str, agent: InterviewAgent) -> Responde
 async def _open(db: Database, token: str, agent: InterviewAgent) -> Snapshot:
     """Create the conversation if needed and store the agent's opening turn (once)."""
     async with db.session() as session:
-        snapshot = await _load(session, token)
-        if refusal(snapshot) is not None:  # the campaign changed since the caller looked
-            return snapshot
-        contact = (
-            await session.execute(select(Contact).where(Contact.id == snapshot.contact.id).with_for_update())
-        ).scalar_one()
+        snapshot = await _load(session, token, lock=True)
+        if refusal(snapshot) is None:  # the campaign may have changed since the caller looked
+            await _ensure_opening(session, snapshot, agent)
+        return snapshot
+
+
+async def _ensure_opening(session: AsyncSession, snapshot: Snapshot, agent: InterviewAgent) -> None:
+    """Inside a write transaction holding the conversation row: make sure it exists and is opened."""
+    conversation = snapshot.conversation
+    if conversation is None:
+        contact = snapshot.contact
+        # Serialize the creation per contact (PostgreSQL; SQLite writers are serialized anyway).
+        await session.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
         conversation = await _conversation_for(session, contact, lock=True)
         if conversation is None:
             conversation = Conversation(
@@ -198,16 +208,15 @@ async def _open(db: Database, token: str, agent: InterviewAgent) -> Snapshot:
                 topic_coverage={},
             )
             session.add(conversation)
-        if not conversation.transcript:
-            turn = await agent.opening(snapshot.context)
-            transcript = [_turn("agent", turn.text)]
-            conversation.transcript = transcript
-            conversation.transcript_text = _flatten(transcript)
-            conversation.agent_state = turn.state
-            conversation.topic_coverage = turn.coverage
-        await session.flush()
-        snapshot.conversation = conversation
-        return snapshot
+    if not conversation.transcript:
+        turn = await agent.opening(snapshot.context)
+        transcript = [_turn("agent", turn.text)]
+        conversation.transcript = transcript
+        conversation.transcript_text = _flatten(transcript)
+        conversation.agent_state = turn.state
+        conversation.topic_coverage = turn.coverage
+    await session.flush()
+    snapshot.conversation = conversation
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -225,6 +234,21 @@ async def post_message(db: Database, token: str, text: str, agent: InterviewAgen
     """Record the participant's answer and the agent's next turn."""
     answer = (text or "").strip()
     received = utcnow()
+    participant = [_turn("participant", answer, received)] if answer else []
+    if not agent.calls_network:
+        # The offline agent answers in well under a millisecond: one short write transaction that
+        # holds the conversation row is the cheapest safe way.
+        async with db.session() as session:
+            snapshot = await _load(session, token, lock=True)
+            reason = refusal(snapshot)
+            if reason is not None:
+                raise Conflict(reason)
+            await _ensure_opening(session, snapshot, agent)
+            assert snapshot.conversation is not None
+            base = snapshot.transcript
+            state = dict(snapshot.conversation.agent_state or {})
+            turn = await agent.respond(snapshot.context, state, [*base, *participant], answer)
+            return await _write(session, snapshot.conversation, snapshot.contact, [*base, *participant], turn, received)
     for _attempt in range(MAX_ATTEMPTS):
         async with db.read_sessionmaker() as session:
             snapshot = await _load(session, token)
@@ -242,7 +266,6 @@ async def post_message(db: Database, token: str, text: str, agent: InterviewAgen
         base = snapshot.transcript
         state = dict(snapshot.conversation.agent_state or {})
         seen = len(base)
-        participant = [_turn("participant", answer, received)] if answer else []
         # No transaction is open while the agent (and maybe a language model) thinks.
         turn = await agent.respond(ctx, state, [*base, *participant], answer)
         async with db.session() as session:
@@ -288,11 +311,28 @@ async def _apply(
         return None
     if len(conversation.transcript or []) != seen:
         return None
-    campaign = (await session.execute(select(Campaign).where(Campaign.id == snapshot.campaign.id))).scalar_one()
-    fresh_contact = (await session.execute(select(Contact).where(Contact.id == contact.id))).scalar_one()
+    fresh_contact, campaign = (
+        await session.execute(
+            select(Contact, Campaign)
+            .join(Campaign, Campaign.id == Contact.interview_id)
+            .where(Contact.id == contact.id)
+        )
+    ).one()
     reason = refusal(Snapshot(fresh_contact, campaign, snapshot.question_sets, conversation))
     if reason is not None:
         raise Conflict(reason)
+    return await _write(session, conversation, fresh_contact, transcript, turn, received)
+
+
+async def _write(
+    session: AsyncSession,
+    conversation: Conversation,
+    contact: Contact,
+    transcript: list[dict[str, Any]],
+    turn: Any,
+    received: datetime,
+) -> MessageOut:
+    """Append the agent's turn to `transcript`; start or complete the conversation as needed."""
     now = utcnow()
     reply = _turn("agent", turn.text, now)
     full = [*transcript, reply]
@@ -305,8 +345,8 @@ async def _apply(
         conversation.status = "in_progress"
         conversation.started_at = conversation.started_at or received
         conversation.session_id = conversation.session_id or conversation.id
-    if has_participant and fresh_contact.status in {"pending", "invited", "scheduled"}:
-        fresh_contact.status = "in_progress"
+    if has_participant and contact.status in {"pending", "invited", "scheduled"}:
+        contact.status = "in_progress"
     if turn.done:
         conversation.started_at = conversation.started_at or received
         conversation.duration_minutes = max(1, round(estimate_minutes(full)))

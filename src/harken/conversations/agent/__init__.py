@@ -39,6 +39,11 @@ class InterviewAgent:
         self.llm = llm
 
     @property
+    def calls_network(self) -> bool:
+        """True when turns may wait on a remote model (never hold a transaction across them)."""
+        return self.llm is not None
+
+    @property
     def name(self) -> str:
         return f"offline+llm:{self.llm.model}" if self.llm else "offline"
 
