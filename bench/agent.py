@@ -237,6 +237,51 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"n": len(ordered), "p50_ms": pick(0.50), "p95_ms": pick(0.95), "max_ms": ordered[-1] * 1000}
 
 
+# -- the respondent service in-process (no HTTP) -------------------------------------------------
+
+
+async def service_cost(contacts: int = 20) -> dict[str, dict[str, float]]:
+    """Per-message cost of `respondent_service.post_message` on SQLite, sequentially: the one-
+    transaction path used with the offline agent, against the snapshot/compare-and-set path that a
+    language model needs (forced here without a model), in the same run."""
+    from harken.conversations import respondent_service as service
+    from harken.conversations.agent import InterviewAgent
+    from harken.core.db import Database
+    from harken.core.migrate import upgrade
+
+    class TwoPhase(InterviewAgent):
+        @property
+        def calls_network(self) -> bool:
+            return True
+
+    demo_profiles = [Profile.from_dict(p) for p in json.loads((ROOT / "src/harken/demo/profiles.json").read_text())]
+    out = {}
+    for name, agent in (
+        ("one transaction (offline agent)", InterviewAgent()),
+        ("snapshot + compare-and-set", TwoPhase()),
+    ):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'harken.db'}"
+            upgrade(url)
+            tokens = await seed_campaign(url, contacts)
+            db = Database(url)
+            samples: list[float] = []
+            for i, token in enumerate(tokens):
+                sim = SimulatedRespondent(demo_profiles[i % len(demo_profiles)])
+                state = await service.get_state(db, token, agent)
+                question = state.messages[-1].text
+                for _ in range(MAX_TURNS):
+                    started = time.perf_counter()
+                    result = await service.post_message(db, token, sim.answer(question), agent)
+                    samples.append(time.perf_counter() - started)
+                    if result.status == "completed" or result.reply is None:
+                        break
+                    question = result.reply.text
+            await db.dispose()
+        out[name] = percentiles(samples)
+    return out
+
+
 # -- concurrent conversations over HTTP ----------------------------------------------------------
 
 
@@ -441,8 +486,13 @@ def main() -> None:
     for name, p in report["latency"].items():
         print(f"{name:22} n={p['n']:5d}  p50={p['p50_ms']:.2f} ms  p95={p['p95_ms']:.2f} ms  max={p['max_ms']:.2f} ms")
 
+    print("\n== 3a. respondent service in-process, SQLite, one message at a time")
+    report["service"] = asyncio.run(service_cost())
+    for name, p in report["service"].items():
+        print(f"{name:32} n={p['n']:5d}  p50={p['p50_ms']:.1f} ms  p95={p['p95_ms']:.1f} ms")
+
     if not args.skip_load:
-        print(f"\n== 3. {args.conversations} concurrent conversations over HTTP (real `harken serve` subprocess)")
+        print(f"\n== 3b. {args.conversations} concurrent conversations over HTTP (real `harken serve` subprocess)")
         load = asyncio.run(load_test(args.conversations, args.database_url))
         report["load"] = load
         print(
