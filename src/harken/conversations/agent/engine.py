@@ -197,7 +197,8 @@ class OfflineAgent:
                         return self._turn(ctx, state, variant, transcript, intent={"move": "elaborate"})
             state["strikes"]["short"] = 0
             self._credit_pending(state)
-            return self._advance(ctx, state, transcript, p, elapsed, prefix=p.get("ack")[0], allow_follow_up=False)
+            prefix = p.pick("skip_ack", state["agent_turns"])
+            return self._advance(ctx, state, transcript, p, elapsed, prefix=prefix, allow_follow_up=False)
 
         # A real answer.
         if state.get("current"):
