@@ -15,9 +15,9 @@ from harken.core.middleware import api_routes
 from tests.helpers import add_key
 
 # Public by design: liveness/readiness/metrics, the API docs, and the respondent channel (the
-# booking token in the path is the credential).
+# booking token in the path is the credential) with its page assets under /static/.
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-PUBLIC_PREFIXES = ("/v1/respond/", "/i/")
+PUBLIC_PREFIXES = ("/v1/respond/", "/i/", "/static/")
 
 
 def is_public(path: str) -> bool:
