@@ -371,7 +371,10 @@ def choice_condition(node: Node) -> tuple[str, set[str], bool] | None:
     label = node.left.name
     if node.op in ("==", "!=", "contains") and isinstance(node.right, Literal):
         return label, {str(_norm(node.right.value))}, node.op == "!="
-    if node.op in ("in", "notin") and isinstance(node.right, ListExpr):
-        if all(isinstance(i, Literal) for i in node.right.items):
-            return label, {str(_norm(i.value)) for i in node.right.items}, node.op == "notin"
+    if (
+        node.op in ("in", "notin")
+        and isinstance(node.right, ListExpr)
+        and all(isinstance(i, Literal) for i in node.right.items)
+    ):
+        return label, {str(_norm(i.value)) for i in node.right.items}, node.op == "notin"
     return None

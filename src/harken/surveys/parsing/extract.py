@@ -287,7 +287,7 @@ def _pdf(data: bytes) -> Document:
     for page in pages:
         for line in page:
             key = re.sub(r"\d+", "#", line.strip())
-            if key in repeated or _PAGE_NO.match(line) and line.strip().lower().startswith("page"):
+            if key in repeated or (_PAGE_NO.match(line) and line.strip().lower().startswith("page")):
                 continue
             out.elements.append(Line(line))
     for el in out.elements[:15]:
@@ -371,9 +371,8 @@ def _markdown(text: str) -> Document:
         elif kind in ("fence", "code_block"):
             for line in tok.content.splitlines():
                 out.elements.append(Line(line))
-        elif kind in ("paragraph_close", "hr"):
-            if not list_stack:
-                out.elements.append(Line(""))
+        elif kind in ("paragraph_close", "hr") and not list_stack:
+            out.elements.append(Line(""))
     return out
 
 

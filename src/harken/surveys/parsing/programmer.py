@@ -188,14 +188,17 @@ class _Walker:
     def _looks_like_question(body: str) -> bool:
         if "?" in body or body.rstrip().endswith(":"):
             return True
-        return bool(
-            re.match(
-                r"(please|rate|rank|select|tell|indicate|describe|enter|type|list|thinking|overall|how|what|which|"
-                r"who|when|where|why|do|does|did|are|is|have|would|could|in which)\b",
-                body,
-                re.I,
+        return (
+            bool(
+                re.match(
+                    r"(please|rate|rank|select|tell|indicate|describe|enter|type|list|thinking|overall|how|what|which|"
+                    r"who|when|where|why|do|does|did|are|is|have|would|could|in which)\b",
+                    body,
+                    re.I,
+                )
             )
-        ) and len(body) > 25
+            and len(body) > 25
+        )
 
     def close_region(self) -> None:
         self.current = None
@@ -213,13 +216,15 @@ class _Walker:
                     self.current = None
                 return 1
             if self.text_block_needs_body or self.text_open or (el.quote and q.text):
-                q.text = (q.text + " " + text.strip("\"\u201c\u201d")).strip()
+                q.text = (q.text + " " + text.strip('"\u201c\u201d')).strip()
                 self.text_block_needs_body = False
                 self.text_open = True
                 return 1
             return 1
         # Grid axis markers ("ROWS:", "COLUMNS:", "scale: a / b / c").
-        axis = re.match(r"^(rows?|statements?|items?|columns?|cols?|scale|answer scale|answers?)\s*[:=]\s*(.*)$", text, re.I)
+        axis = re.match(
+            r"^(rows?|statements?|items?|columns?|cols?|scale|answer scale|answers?)\s*[:=]\s*(.*)$", text, re.I
+        )
         if axis and not tr.CODE_ALONE.match(text):
             word = axis.group(1).lower()
             target = "rows" if word.startswith(("row", "statement", "item")) else "columns"

@@ -14,7 +14,9 @@ COLUMNS = {
     "text": re.compile(r"^(question( text| wording)?|wording|text|item|prompt)$"),
     "type": re.compile(r"^((question |response |answer )?type|format|kind)$"),
     "options": re.compile(r"^(options?|answers?|answer (options|list|codes)|choices|responses?|codes?|scale|values)\b"),
-    "logic": re.compile(r"^(logic|routing|condition|skip|filter|show if|base|notes?|instructions?|programming( notes)?)\b"),
+    "logic": re.compile(
+        r"^(logic|routing|condition|skip|filter|show if|base|notes?|instructions?|programming( notes)?)\b"
+    ),
 }
 
 

@@ -201,7 +201,11 @@ def split_inline_options(text: str) -> list[Option] | None:
             return options
     # "a) Yes b) No c) Can't remember" with single spaces
     letters = list(re.finditer(r"(?:^|\s)\(?([a-h])\)\s+", t))
-    if len(letters) >= 2 and letters[0].start() == 0 and [m.group(1) for m in letters] == list("abcdefgh")[: len(letters)]:
+    if (
+        len(letters) >= 2
+        and letters[0].start() == 0
+        and [m.group(1) for m in letters] == list("abcdefgh")[: len(letters)]
+    ):
         options = []
         for i, m in enumerate(letters):
             end = letters[i + 1].start() if i + 1 < len(letters) else len(t)
@@ -245,7 +249,9 @@ def classify(instruction: str) -> str | None:
         return "scale"
     if re.search(r"\bnumeric\b|\bnumber\b|\binteger\b|\bnumerical\b|\bwhole (number|amount)", t):
         return "numeric"
-    if re.search(r"\bopen\b|free[\s-]?text|text box|text field|write[\s-]?in|type in|verbatim|comment box|\bessay\b", t):
+    if re.search(
+        r"\bopen\b|free[\s-]?text|text box|text field|write[\s-]?in|type in|verbatim|comment box|\bessay\b", t
+    ):
         return "open"
     if re.search(
         r"\bmulti|select all|all that apply|tick all|check all|select up to|up to \d|choose up to|more than one|"
@@ -405,7 +411,9 @@ def condition_from_text(text: str, source: Question, strip_labels: list[str]) ->
 def exclusive_codes(text: str) -> list[str]:
     t = norm_dashes(text)
     out: list[str] = []
-    for match in re.finditer(r"\bcodes?\s+([\d\s,&/-]+(?:\s*(?:and|or)\s*[\d\s,-]+)*)\s*(?:are\s+|is\s+)?exclusive", t, re.I):
+    for match in re.finditer(
+        r"\bcodes?\s+([\d\s,&/-]+(?:\s*(?:and|or)\s*[\d\s,-]+)*)\s*(?:are\s+|is\s+)?exclusive", t, re.I
+    ):
         out.extend(code_numbers("code " + match.group(1)))
     return out
 
