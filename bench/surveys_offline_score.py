@@ -1,6 +1,6 @@
 """Offline check of the programmer on the labelled questionnaires (no server): prints the scorer's figures.
 
-    .venv/bin/python bench/surveys_offline_score.py [DIR]
+.venv/bin/python bench/surveys_offline_score.py [DIR]
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ PROMPT = (
 
 
 async def refine(result: Questionnaire, settings: Settings) -> Questionnaire:
-    unsure = [q for q in result.questions if q.attention]
+    # Items the programmer flagged, and types it had to guess (no instruction in the document).
+    unsure = [q for q in result.questions if q.kind != "text" and (q.attention or not q.explicit_kind)]
     if not unsure or not settings.llm_base_url:
         return result
     items = [

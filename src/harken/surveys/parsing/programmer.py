@@ -542,7 +542,11 @@ def _sort_interleaved(q: Question) -> None:
     if not codes or not all(c and c.isdigit() for c in codes):
         return
     ints = [int(c) for c in codes if c]
-    if ints != sorted(ints) and sorted(ints) == list(range(min(ints), min(ints) + len(ints))):
+    if (
+        ints != sorted(ints)
+        and ints != sorted(ints, reverse=True)
+        and sorted(ints) == list(range(min(ints), min(ints) + len(ints)))
+    ):
         q.options.sort(key=lambda o: int(o.code or 0))
 
 
