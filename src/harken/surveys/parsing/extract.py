@@ -130,16 +130,24 @@ def _docx(data: bytes) -> Document:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
         raise DocumentError(f"The Word document cannot be read: {type(exc).__name__}") from exc
+    from docx.enum.style import WD_STYLE_TYPE
+
     numbering = _docx_numbering(document, qn)
     counters: dict[str, list[int]] = {}
+    # paragraph.style searches the styles part on every call: index the styles once instead.
+    styles = {s.style_id: s for s in document.styles if s.type == WD_STYLE_TYPE.PARAGRAPH}
+    default_style = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
     out = Document()
     for child in document.element.body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
             paragraph = Paragraph(child, document)
-            style = paragraph.style.name if paragraph.style is not None else ""
+            ppr = child.pPr
+            style_id = ppr.pStyle.val if ppr is not None and ppr.pStyle is not None else None
+            style_obj = styles.get(style_id, default_style) if style_id else default_style
+            style = style_obj.name if style_obj is not None else ""
             text = _clean(paragraph.text)
-            prefix, is_list = _docx_list_prefix(paragraph, numbering, counters, qn)
+            prefix, is_list = _docx_list_prefix(paragraph, style_obj, numbering, counters, qn)
             if style == "Title" and text and out.title is None:
                 out.title = text.strip()
             heading = style.startswith("Heading") or style == "Title"
@@ -188,21 +196,25 @@ def _docx_numbering(document: Any, qn: Any) -> dict[str, dict[int, tuple[str, in
 
 
 def _docx_list_prefix(
-    paragraph: Any, numbering: dict[str, dict[int, tuple[str, int]]], counters: dict[str, list[int]], qn: Any
+    paragraph: Any,
+    paragraph_style: Any,
+    numbering: dict[str, dict[int, tuple[str, int]]],
+    counters: dict[str, list[int]],
+    qn: Any,
 ) -> tuple[str, bool]:
     """The visible list marker Word would render for this paragraph ("3. ", "b) ", "- ")."""
     num_pr = None
     ppr = paragraph._p.pPr
     if ppr is not None:
         num_pr = ppr.find(qn("w:numPr"))
-    style = paragraph.style
+    style = paragraph_style
     while num_pr is None and style is not None:
         sppr = style.element.pPr
         if sppr is not None:
             num_pr = sppr.find(qn("w:numPr"))
         style = style.base_style
     if num_pr is None:
-        name = paragraph.style.name if paragraph.style is not None else ""
+        name = paragraph_style.name if paragraph_style is not None else ""
         return ("- ", True) if "Bullet" in name else ("", "List" in name)
     num_id_el, ilvl_el = num_pr.find(qn("w:numId")), num_pr.find(qn("w:ilvl"))
     num_id = num_id_el.get(qn("w:val")) if num_id_el is not None else None
