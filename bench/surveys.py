@@ -120,10 +120,17 @@ def end_to_end(data: bytes, runs: int) -> list[float]:
     key = "ont_live_" + secrets.token_urlsafe(32)
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "HARKEN_DATA_DIR": tmp, "HARKEN_BOOTSTRAP_API_KEY": key, "HARKEN_PORT": str(port),
-               "HARKEN_LOG_LEVEL": "WARNING", "HARKEN_WORKER_POLL_INTERVAL": "0.05"}
-        proc = subprocess.Popen([sys.executable, "-m", "harken", "serve"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "HARKEN_DATA_DIR": tmp,
+            "HARKEN_BOOTSTRAP_API_KEY": key,
+            "HARKEN_PORT": str(port),
+            "HARKEN_LOG_LEVEL": "WARNING",
+            "HARKEN_WORKER_POLL_INTERVAL": "0.05",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harken", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
@@ -171,19 +178,25 @@ def main() -> None:
     program_s, result = timed(lambda: program(document), args.runs)  # type: ignore[arg-type]
     build_s, ir = timed(lambda: build_ir(result), args.runs)  # type: ignore[arg-type]
     questions = sum(1 for q in result.questions if q.kind != "text")  # type: ignore[union-attr]
-    print(f"questionnaire: {args.questions} questions generated, {len(data) / 1024:.0f} KiB docx; "
-          f"programmer found {questions} questions, {len(ir['pages'])} pages")  # type: ignore[index]
+    print(
+        f"questionnaire: {args.questions} questions generated, {len(data) / 1024:.0f} KiB docx; "
+        f"programmer found {questions} questions, {len(ir['pages'])} pages"
+    )  # type: ignore[index]
     print(f"baseline   raw text extraction (python-docx)        median {base_s * 1000:8.1f} ms")
     print(f"programmer structured extraction                     median {extract_s * 1000:8.1f} ms")
     print(f"programmer offline programming (rules)               median {program_s * 1000:8.1f} ms")
     print(f"programmer IR build                                  median {build_s * 1000:8.1f} ms")
     total = extract_s + program_s + build_s
-    print(f"programmer total in-process                          median {total * 1000:8.1f} ms "
-          f"({total / base_s:.1f}x the baseline)")
+    print(
+        f"programmer total in-process                          median {total * 1000:8.1f} ms "
+        f"({total / base_s:.1f}x the baseline)"
+    )
     if not args.no_server:
         times = end_to_end(data, args.runs)
-        print(f"end-to-end harken serve, program-from-file -> completed  median {statistics.median(times):6.2f} s "
-              f"(min {min(times):.2f}, max {max(times):.2f}, {len(times)} runs)  target < 5 s")
+        print(
+            f"end-to-end harken serve, program-from-file -> completed  median {statistics.median(times):6.2f} s "
+            f"(min {min(times):.2f}, max {max(times):.2f}, {len(times)} runs)  target < 5 s"
+        )
 
 
 if __name__ == "__main__":

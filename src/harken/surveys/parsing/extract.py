@@ -415,6 +415,10 @@ def _text(text: str) -> Document:
             if match:
                 out.title = match.group(1).strip().strip("\"'")
                 break
+    if out.title is None:
+        first = next((el.text.strip() for el in out.elements if isinstance(el, Line) and el.text.strip()), "")
+        if 6 <= len(first) <= 100 and ":" not in first and not re.match(r"^(Q?\d|[A-Z]{1,3}\d)", first):
+            out.title = first
     return out
 
 

@@ -447,7 +447,7 @@ def finalize(q: Question) -> None:
     hint = tr.text_kind_hint(q.text)
     if kind in (None, "single") and hint in ("multi", "rank") and q.options:
         kind = hint
-    if q.rows and q.columns:
+    if (q.rows or q.options) and q.columns:
         kind = kind if kind in ("grid_single", "grid_multi") else "grid_single"
     if kind is None:
         if q.options:

@@ -41,7 +41,9 @@ CODE_DOT = re.compile(r"^(?P<code>\d{1,3}|[a-zA-Z])[.)]\s+(?P<label>\S.*)$")
 CODE_SPACES = re.compile(r"^(?P<code>\d{1,3})\s{2,}(?P<label>\S.*)$")
 CODE_SPACE = re.compile(r"^(?P<code>\d{1,3})\s+(?P<label>[^\d\s=].*)$")
 CODE_ALONE = re.compile(r"^\(?(?P<code>\d{1,3})\)?[.)]?$")
-BULLET = re.compile(r"^(?:[-*\u2022\u25cb\u25cf\u25a1\u2610\u25e6\u2023\u2043]|o(?=\s))\s+(?P<label>\S.*)$")
+BULLET = re.compile(
+    r"^(?:[-*\u2022\u25cb\u25cf\u25a1\u2610\u2611\u2612\u25e6\u2023\u2043]|o(?=\s)|\(\s?\)|\[\s?\]|<\s?>)\s*(?P<label>\S.*)$"
+)
 ANCHOR = re.compile(r"^(?P<code>\d{1,3})\s*=\s*(?P<label>\S.*)$")
 
 OPEN_OPTION = re.compile(r"specify|write in|write-in|type in|\[open|other\b.*\(.*\)", re.I)
@@ -141,6 +143,12 @@ def split_markers(label: str) -> tuple[str, set[str]]:
         return " "
 
     text = re.sub(r"\*{0,2}\[([^\]]*)\]\*{0,2}", bracket, text)
+    arrow = re.search(
+        r"(->|=>|\u2192)\s*[^>]*?\b(terminate|screen[\s-]?out|close (the )?survey|end (the )?survey)\b.*$", text, re.I
+    )
+    if arrow:
+        marks.add("terminate")
+        text = text[: arrow.start()]
     if re.search(r"(->|=>|\u2192)?\s*\b(TERMINATE|SCREEN\s*OUT|SCREENOUT)\b", text):
         marks.add("terminate")
         text = re.sub(r"(->|=>|\u2192)?\s*\b(TERMINATE|SCREEN\s*OUT|SCREENOUT)\b.*$", " ", text)
