@@ -287,3 +287,34 @@ async def test_llm_backend_errors_fall_back_to_offline_result(app, client, tenan
     assert survey["programming_status"] == "completed"
     blocks = {b["config"]["label"]: b["config"] for p in survey["pages"] for b in p["blocks"]}
     assert blocks["Q1"]["allowMultiple"] is False and len(httpserver.log) == 1
+
+
+async def test_crash_then_retry_emits_started_once(app, client, tenant, worker, monkeypatch):
+    """An unexpected error on the first attempt is retried; `programming.started` is not repeated."""
+    from harken.surveys import programming
+
+    calls = {"n": 0}
+    real = programming.program
+
+    def flaky(document):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("worker crashed mid-job")
+        return real(document)
+
+    monkeypatch.setattr(programming, "program", flaky)
+    survey, _ = await program_file(client, tenant, "p.txt", (QUESTIONNAIRES / "patient-experience.txt").read_bytes())
+    assert survey["programming_status"] == "completed" and calls["n"] == 2
+    assert len(await events(app, tenant.workspace_id, "programming.started")) == 1
+    assert [e.data["status"] for e in await events(app, tenant.workspace_id, "programming.finished")] == ["completed"]
+
+
+async def test_nul_bytes_and_oversized_ids_are_clean_errors(client, tenant):
+    assert (await client.get("/v1/surveys/a%00b", headers=tenant.headers)).status_code == 404
+    assert (await client.get("/v1/files/" + "x" * 400, headers=tenant.headers)).status_code == 404
+    assert (await client.get("/v1/pages/a%00b", headers=tenant.headers)).status_code == 404
+    response = await client.post("/v1/surveys", headers=tenant.headers, json={"name": "bad\u0000name"})
+    assert response.status_code == 422
+    survey = (await client.post("/v1/surveys", headers=tenant.headers, json={"name": "ok"})).json()
+    big = await client.put(f"/v1/surveys/{survey['id']}", headers=tenant.headers, json={"order": 10**30})
+    assert big.status_code == 422

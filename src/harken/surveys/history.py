@@ -235,6 +235,8 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         seq, cid = raw.split(":", 1)
+        if "\x00" in cid or len(cid) > 64 or not 0 <= int(seq) < 2**62:
+            raise ValueError("bad cursor")
         return int(seq), cid
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedRequest("Invalid cursor") from exc
@@ -264,6 +266,8 @@ async def list_changesets(
 
 
 async def get_changeset(session: AsyncSession, workspace_id: str, changeset_id: str) -> Changeset:
+    if not changeset_id or len(changeset_id) > 255 or "\x00" in changeset_id:
+        raise NotFound("Changeset not found")
     changeset = await session.get(Changeset, changeset_id)
     if changeset is None or changeset.workspace_id != workspace_id:
         raise NotFound("Changeset not found")

@@ -22,7 +22,7 @@ from harken.surveys.schemas import (
     VariableCreate,
     VariableUpdate,
 )
-from harken.surveys.service import ensure_unlocked, get_survey, survey_event_data
+from harken.surveys.service import ensure_unlocked, get_survey, survey_event_data, valid_ref
 from harken.webhooks.events import emit
 
 
@@ -34,6 +34,8 @@ async def _survey_of(session: AsyncSession, workspace_id: str, survey_id: str, *
 
 
 async def _owned(session: AsyncSession, model: type, workspace_id: str, obj_id: str, what: str) -> Any:
+    if not valid_ref(obj_id):
+        raise NotFound(f"{what} not found")
     obj = await session.get(model, obj_id)
     if obj is None or obj.workspace_id != workspace_id:
         raise NotFound(f"{what} not found")
@@ -208,7 +210,7 @@ async def get_rule(session: AsyncSession, principal: Principal, rule_id: str) ->
 
 
 async def _page_in_survey(session: AsyncSession, survey: Survey, page_id: str, field: str) -> Page:
-    page = await session.get(Page, page_id)
+    page = await session.get(Page, page_id) if valid_ref(page_id) else None
     if page is None or page.survey_id != survey.id:
         raise validation_error(["body", field], "No page with this id in the survey")
     return page

@@ -90,7 +90,7 @@ async def list_surveys(
     auth: SurveysAuth,
     session: DbSession,
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=10_000_000),
 ) -> list[SurveyOut]:
     """The workspace's surveys, newest first."""
     return [service.survey_out(s) for s in await service.list_surveys(session, auth.workspace_id, limit, offset)]

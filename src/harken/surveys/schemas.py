@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harken.core.schemas import UTCModel
 from harken.surveys import expressions
@@ -14,6 +14,34 @@ from harken.surveys import expressions
 SLUG_PATTERN = r"^[a-zA-Z][a-zA-Z0-9_-]*[a-zA-Z]$"
 VARIABLE_PATTERN = r"^[a-zA-Z][a-zA-Z0-9_]*[a-zA-Z0-9]$"
 BLOCK_TYPES = ("Text", "TextInput", "MultipleChoice", "Matrix", "InputList", "CardSort", "RankOrder", "Autosum", "Loop")
+
+
+def _has_nul(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 50:
+        return False
+    if isinstance(value, dict):
+        return any(_has_nul(k, depth + 1) or _has_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v, depth + 1) for v in value)
+    return False
+
+
+class Body(BaseModel):
+    """Request bodies: NUL characters are refused (no database stores them)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("NUL characters are not allowed")
+        return data
+
+
+MAX_ORDER = 1_000_000
 
 
 class FileOut(UTCModel):
@@ -90,23 +118,19 @@ class FullSurveyOut(SurveyOut):
     programmed_from_file_id: str | None = None
 
 
-class SurveyCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class SurveyCreate(Body):
     name: str = Field(min_length=1, max_length=500)
     slug: str | None = Field(default=None, min_length=2, max_length=255, pattern=SLUG_PATTERN)
     language_code: str = Field(
         default="en", min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
     )
-    order: int | None = Field(default=None, ge=0)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER)
 
 
-class SurveyUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class SurveyUpdate(Body):
     name: str | None = Field(default=None, min_length=1, max_length=500)
     slug: str | None = Field(default=None, min_length=2, max_length=255, pattern=SLUG_PATTERN)
-    order: int | None = Field(default=None, ge=0)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER)
     language_code: str | None = Field(default=None, min_length=2, max_length=16)
 
 
@@ -148,19 +172,15 @@ class AttentionIn(BaseModel):
     dismissed: bool = False
 
 
-class PageCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class PageCreate(Body):
     name: str = Field(min_length=1, max_length=255)
-    order: int | None = Field(default=None, ge=0)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER)
     assign_response_status: str | None = Field(default=None, max_length=32)
 
 
-class PageUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class PageUpdate(Body):
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    order: int | None = Field(default=None, ge=0)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER)
     assign_response_status: str | None = Field(default=None, max_length=32)
     attention_required: AttentionIn | None = None
 
@@ -170,15 +190,10 @@ class BlockConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str
-    showIf: str | None = None
-
-    @field_validator("type")
-    @classmethod
-    def _type(cls, value: str) -> str:
-        if value not in BLOCK_TYPES:
-            raise ValueError(f"unknown block type {value!r}; allowed: {list(BLOCK_TYPES)}")
-        return value
+    type: Literal[
+        "Text", "TextInput", "MultipleChoice", "Matrix", "InputList", "CardSort", "RankOrder", "Autosum", "Loop"
+    ]
+    showIf: str | None = Field(default=None, max_length=10_000)
 
     @field_validator("showIf")
     @classmethod
@@ -186,27 +201,21 @@ class BlockConfig(BaseModel):
         return _check_expression(value)
 
 
-class BlockCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class BlockCreate(Body):
     config: BlockConfig
-    order: int | None = Field(default=None, ge=0)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER)
 
 
-class BlockUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class BlockUpdate(Body):
     config: BlockConfig | None = None
-    order: int | None = Field(default=None, ge=0)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER)
     page_id: str | None = None
 
 
-class RuleCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class RuleCreate(Body):
     target_page_id: str = Field(min_length=1, max_length=64)
     condition: str | None = Field(default=None, max_length=10_000)
-    order: int | None = Field(default=None, ge=0)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER)
 
     @field_validator("condition")
     @classmethod
@@ -214,13 +223,11 @@ class RuleCreate(BaseModel):
         return _check_expression(value)
 
 
-class RuleUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class RuleUpdate(Body):
     source_page_id: str | None = None
     target_page_id: str | None = None
     condition: str | None = Field(default=None, max_length=10_000)
-    order: int | None = Field(default=None, ge=0)
+    order: int | None = Field(default=None, ge=0, le=MAX_ORDER)
 
     @field_validator("condition")
     @classmethod
@@ -228,9 +235,7 @@ class RuleUpdate(BaseModel):
         return _check_expression(value)
 
 
-class VariableCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class VariableCreate(Body):
     name: str = Field(min_length=2, max_length=255, pattern=VARIABLE_PATTERN)
     expression: str | None = Field(default=None, max_length=10_000)
 
@@ -240,9 +245,7 @@ class VariableCreate(BaseModel):
         return _check_expression(value)
 
 
-class VariableUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class VariableUpdate(Body):
     name: str | None = Field(default=None, min_length=2, max_length=255, pattern=VARIABLE_PATTERN)
     expression: str | None = Field(default=None, max_length=10_000)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,7 @@ async def upload_file(
         id=file_id,
         workspace_id=principal.workspace_id,
         survey_id=survey_id,
-        name=(Path(filename).name or "upload")[:500],
+        name=(re.sub(r"[\x00-\x1f\x7f]", "", Path(filename.replace("\\", "/")).name) or "upload")[:500],
         mime_type=mime_type,
         size_bytes=len(data),
         sha256=file_store.checksum(data),
@@ -174,7 +175,14 @@ async def upload_file(
     return row
 
 
+def valid_ref(value: str) -> bool:
+    """Ids and slugs are short printable strings; anything else cannot exist (never reaches SQL)."""
+    return 0 < len(value) <= 255 and "\x00" not in value
+
+
 async def get_file(session: AsyncSession, workspace_id: str, file_id: str) -> SurveyFile:
+    if not valid_ref(file_id):
+        raise NotFound("File not found")
     row = await session.get(SurveyFile, file_id)
     if row is None or row.workspace_id != workspace_id:
         raise NotFound("File not found")
@@ -185,6 +193,8 @@ async def get_file(session: AsyncSession, workspace_id: str, file_id: str) -> Su
 
 
 async def get_survey(session: AsyncSession, workspace_id: str, id_or_slug: str, *, for_update: bool = False) -> Survey:
+    if not valid_ref(id_or_slug):
+        raise NotFound("Survey not found")
     query = select(Survey).where(Survey.workspace_id == workspace_id)
     by_id = query.where(Survey.id == id_or_slug)
     by_slug = query.where(Survey.slug == id_or_slug)
