@@ -53,6 +53,29 @@ EXPECTED = {
         {"label": "Q4", "type": "numeric", "min": 0, "max": 3000},
         {"label": "Q5", "type": "open"},
     ],
+    "library-table.docx": [
+        {
+            "label": "Q1",
+            "type": "single",
+            "options": ["Weekly", "Monthly", "Rarely", "Never"],
+            "terminate_if": ["Never"],
+        },
+        {"label": "Q2", "type": "multi", "exclusive": ["None of these"]},
+        {"label": "Q3", "type": "scale", "min": 1, "max": 5},
+        {"label": "Q4", "type": "open", "show_if": {"question": "Q3", "op": "in", "values": ["1", "2"]}},
+        {"label": "Q5", "type": "numeric", "min": 0, "max": 50},
+    ],
+    "brand-health.txt": [
+        {
+            "label": "Q1",
+            "type": "multi",
+            "options": ["Alpha", "Beta", "Gamma", "None of these"],
+            "exclusive": ["None of these"],
+        },
+        {"label": "Q2", "type": "single", "options": ["Alpha", "Beta", "Gamma"]},
+        {"label": "Q3", "type": "open", "show_if": {"question": "Q2", "op": "in", "values": ["Alpha", "Beta"]}},
+        {"label": "Q4", "type": "single", "options": ["Yes", "No"], "terminate_if": ["No"]},
+    ],
 }
 
 

@@ -45,6 +45,10 @@ class _Walker:
         question = Question(label=label, text="")
         instructions: list[str] = []
         text = self._pull_instructions(text, instructions)
+        if re.fullmatch(r"\([^()]*\)|\[[^\]]*\]", text):
+            # "INTRO (show to respondent)": the note is for the programmer, the wording follows.
+            instructions.append(text[1:-1])
+            text = ""
         question.text = text
         question.instructions.extend(instructions)
         if is_text:
@@ -53,7 +57,7 @@ class _Walker:
         self.questions.append(question)
         self.labels.add(label)
         self.current = question
-        self.text_open = bool(text) and not re.search(r"[?:]\s*$|\.\s*$|\)\s*$", text)
+        self.text_open = (bool(text) and not re.search(r"[?:]\s*$|\.\s*$|\)\s*$", text)) or (not text and not is_text)
         self.text_block = is_text
         self.text_block_needs_body = is_text and not text
         self.target = "options"
@@ -572,6 +576,11 @@ def resolve_routing(questions: list[Question], notes: list[_Note]) -> list[SkipR
             target = by_label[target_label]
             sources = [r for r in refs if r != target_label]
             source = by_label.get(sources[0]) if sources else None
+            if source is not None and source.kind == "scale" and source.min is not None and source.max is not None:
+                condition = _scale_condition(text, source, refs)
+                if condition is not None:
+                    target.show_if.append(condition)
+                    continue
             if source is None or not source.options:
                 target.attention.append(f"Routing not understood: {text}")
                 continue
@@ -596,7 +605,7 @@ def resolve_routing(questions: list[Question], notes: list[_Note]) -> list[SkipR
                 target_label = f"Q{raw_target}"
             else:
                 target_label = raw_target.upper()
-            condition_text = text[: match.start()]
+            condition_text = text[: match.start()] + " " + text[match.end() :]
             cond_refs = [r for r in tr.referenced_labels(condition_text, by_label) if r != target_label]
             source_label = cond_refs[0] if cond_refs else note.context
             source = by_label.get(source_label or "")
@@ -625,6 +634,20 @@ def resolve_routing(questions: list[Question], notes: list[_Note]) -> list[SkipR
     return skips
 
 
+def _scale_condition(text: str, source: Question, refs: list[str]) -> Condition | None:
+    """Scale points named in the words ("answered 1 or 2", "scores 0-6")."""
+    body = re.split(r"\b(otherwise|else)\b", text, maxsplit=1, flags=re.I)[0]
+    body = tr._strip_refs(body, refs)
+    values: list[str] = []
+    for match in re.finditer(r"(?<![\w.])(\d{1,3})(?:\s*(?:-|to|\u2013)\s*(\d{1,3}))?(?![\w.])", body):
+        low = int(match.group(1))
+        high = int(match.group(2)) if match.group(2) else low
+        for value in range(low, high + 1):
+            if source.min <= value <= source.max and str(value) not in values:  # type: ignore[operator]
+                values.append(str(value))
+    return Condition(source.label, values) if values else None
+
+
 def program_elements(doc: Document) -> Questionnaire:
     walker = _Walker()
     walker.feed(doc.elements)
@@ -636,10 +659,21 @@ def program_elements(doc: Document) -> Questionnaire:
 
 
 def program(doc: Document) -> Questionnaire:
-    if doc.sheets:
-        from harken.surveys.parsing.tabular import program_sheets
+    from harken.surveys.parsing.tabular import program_sheets
 
+    if doc.sheets:
         result = program_sheets(doc)
         if result is not None:
             return result
-    return program_elements(doc)
+    by_lines = program_elements(doc)
+    # A questionnaire laid out as a table (No. | Question | Type | Answers | Routing) in Word/Markdown.
+    tables = [el.rows for el in doc.elements if isinstance(el, Table)]
+    if tables:
+        tabular = program_sheets(Document(title=doc.title, sheets=tables))
+        if tabular is not None and _count(tabular) > _count(by_lines):
+            return tabular
+    return by_lines
+
+
+def _count(result: Questionnaire) -> int:
+    return sum(1 for q in result.questions if q.kind != "text")

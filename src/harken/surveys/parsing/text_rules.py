@@ -15,7 +15,8 @@ DASH = "\u2013\u2014\u2212"
 
 # "Q1.", "S2)", "A10:", "Q4 -", "B3\t", "QA1." - an upper-case prefix and a number.
 LABEL_LINE = re.compile(
-    rf"^(?P<label>[A-Z]{{1,4}}\d{{1,3}}[a-z]?(?:\.\d{{1,2}}(?=[.:)\s]))?)(?:\s*[.:)]\s*|\s*[-{DASH}]\s+|\t+\s*|\s{{2,}})(?P<text>\S.*)$"
+    rf"^(?P<label>[A-Z]{{1,4}}\d{{1,3}}[a-z]?(?:\.\d{{1,2}}(?=[.:)\s]))?)"
+    rf"(?:\s*[.:)]\s*|\s*[-{DASH}]\s+|\t+\s*|\s{{2,}}|\s(?=[A-Z\"'\u201c(\u00bf\u00a1][a-z\s]))(?P<text>\S.*)$"
 )
 TEXT_LABEL_LINE = re.compile(
     rf"^(?P<label>INTRO\w*|WELCOME|CLOSE|CLOSING|END|THANKS|THANK_?YOU|OUTRO|INFO\d*|TEXT\d*|TXT\d*|INSTR\w*)"
@@ -103,7 +104,7 @@ def show_if_phrase(text: str) -> bool:
     if re.search(r"\b(ask|show|display)\s+(to\s+)?(all|everyone|everybody)\b", t) and not re.search(r"\bif\b", t):
         return False
     return bool(
-        re.search(r"\b(ask|show|display)\b[^.]{0,30}\b(if|when|those|people|respondents|anyone|who)\b", t)
+        re.search(r"\b(ask(ed)?|show(n)?|display(ed)?)\b[^.]{0,30}\b(if|when|those|people|respondents|anyone|who)\b", t)
         or re.search(r"\bonly\s+(ask|show|display)\b", t)
         or re.match(r"^\s*(base|filter)\s*:\s*(?!all\b)", t)
     )
@@ -118,8 +119,11 @@ def skip_phrase(text: str) -> bool:
     )
 
 
+TERMINATE_WORDS = r"terminate|screen[\s-]?out|disqualif\w*|thank (?:and|&) (?:close|end|terminate)"
+
+
 def terminate_phrase(text: str) -> bool:
-    return bool(re.search(r"\b(terminate|screen[\s-]?out|disqualif\w*)\b", text, re.I))
+    return bool(re.search(rf"\b({TERMINATE_WORDS})\b", text, re.I))
 
 
 # --- option lines -------------------------------------------------------------------------------
@@ -149,9 +153,15 @@ def split_markers(label: str) -> tuple[str, set[str]]:
     if arrow:
         marks.add("terminate")
         text = text[: arrow.start()]
-    if re.search(r"(->|=>|\u2192)?\s*\b(TERMINATE|SCREEN\s*OUT|SCREENOUT)\b", text):
+    if re.search(r"(->|=>|\u2192)?\s*\b(TERMINATE|SCREEN\s*OUT|SCREENOUT|THANK (AND|&) CLOSE)\b", text):
         marks.add("terminate")
-        text = re.sub(r"(->|=>|\u2192)?\s*\b(TERMINATE|SCREEN\s*OUT|SCREENOUT)\b.*$", " ", text)
+        text = re.sub(r"(->|=>|\u2192)?\s*\b(TERMINATE|SCREEN\s*OUT|SCREENOUT|THANK (AND|&) CLOSE)\b.*$", " ", text)
+    if re.search(r"[(\[]\s*(terminate|screen[\s-]?out)\s*[)\]]", text, re.I):
+        marks.add("terminate")
+        text = re.sub(r"[(\[]\s*(terminate|screen[\s-]?out)\s*[)\]]", " ", text, flags=re.I)
+    if re.search(r"[(\[]\s*(exclusive|single code|only answer)\s*[)\]]", text, re.I):
+        marks.add("exclusive")
+        text = re.sub(r"[(\[]\s*(exclusive|single code|only answer)\s*[)\]]", " ", text, flags=re.I)
     if re.search(r"\bEXCLUSIVE\b", text):
         marks.add("exclusive")
         text = re.sub(r"\(?\bEXCLUSIVE\b\)?", " ", text)
@@ -180,9 +190,12 @@ def make_option(label: str, code: str | None) -> Option | None:
     return option
 
 
+CODE_SPACE_CAP = re.compile(r"^(?P<code>\d{1,3})\s(?P<label>[A-Z\"'\u201c\u2018][^=]*)$")
+
+
 def parse_coded(text: str) -> Option | None:
     t = text.strip()
-    for pattern in (CODE_TAB, CODE_PAREN, CODE_DOT, CODE_SPACES):
+    for pattern in (CODE_TAB, CODE_PAREN, CODE_DOT, CODE_SPACES, CODE_SPACE_CAP):
         match = pattern.match(t)
         if match:
             return make_option(match.group("label"), match.group("code"))
