@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from harken.surveys import expressions as ex
 from harken.surveys.exporters.view import SurveyView
+
+
+def ident(label: str) -> str:
+    """A label usable as an identifier on platforms that need one (Decipher, Python)."""
+    name = re.sub(r"\W", "_", label)
+    return name if re.match(r"[A-Za-z_]", name) else f"q_{name}"
 
 
 def _parse(expression: str | None) -> ex.Node | None:
@@ -42,16 +49,17 @@ def _py(view: SurveyView, node: ex.Node) -> str:
         return f"not ({_py(view, node.operand)})"
     if isinstance(node, ex.Binary) and isinstance(node.left, ex.Ref) and node.left.root == "answers":
         label = node.left.name
+        var = ident(label)
         if _is_choice(view, label):
             if node.op in ("==", "contains", "!=") and isinstance(node.right, ex.Literal):
-                cell = f"{label}.r{node.right.value}"
+                cell = f"{var}.r{node.right.value}"
                 return f"not {cell}" if node.op == "!=" else cell
             if node.op in ("in", "notin") and isinstance(node.right, ex.ListExpr):
-                cells = " or ".join(f"{label}.r{_literal(i)}" for i in node.right.items)
+                cells = " or ".join(f"{var}.r{_literal(i)}" for i in node.right.items)
                 return f"not ({cells})" if node.op == "notin" else f"({cells})"
         if node.op in ("==", "!=", "<", "<=", ">", ">=") and isinstance(node.right, ex.Literal):
-            return f"{label}.val {node.op} {json.dumps(node.right.value)}"
-    return _generic(node, lambda r: f"{r.name}.val", "and", "or", "not ")
+            return f"{var}.val {node.op} {json.dumps(node.right.value)}"
+    return _generic(node, lambda r: f"{ident(r.name)}.val", "and", "or", "not ")
 
 
 def _generic(node: ex.Node, ref: Any, and_: str, or_: str, not_: str) -> str:

@@ -192,13 +192,13 @@ def decipher(view: SurveyView, name: str) -> bytes:
         for n, expr in enumerate(q.terminate_if):
             cond = logic.decipher(view, expr)
             if cond:
-                term = ET.SubElement(root, "term", {"label": f"term_{q.label}_{n + 1}", "cond": cond})
+                term = ET.SubElement(root, "term", {"label": f"term_{logic.ident(q.label)}_{n + 1}", "cond": cond})
                 term.text = f"Terminated at {q.label}"
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
 
 
 def _decipher_question(root: ET.Element, view: SurveyView, q: QuestionView) -> None:
-    attrs: dict[str, str] = {"label": q.label}
+    attrs: dict[str, str] = {"label": logic.ident(q.label)}
     cond = logic.decipher(view, q.show_if)
     if cond:
         attrs["cond"] = cond

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from harken.core.db import new_id
@@ -32,10 +33,15 @@ def _choices(options: list[Option]) -> list[dict[str, Any]]:
 def condition_expression(conditions: list[Condition]) -> str | None:
     parts = []
     for c in conditions:
+        ref = (
+            f"answers.{c.question}"
+            if re.fullmatch(r"[A-Za-z_]\w*", c.question)
+            else f"answers[{json.dumps(c.question)}]"
+        )
         if len(c.codes) == 1:
-            expr = f"answers.{c.question} == {json.dumps(c.codes[0])}"
+            expr = f"{ref} == {json.dumps(c.codes[0])}"
         else:
-            expr = f"answers.{c.question} in [{', '.join(json.dumps(v) for v in c.codes)}]"
+            expr = f"{ref} in [{', '.join(json.dumps(v) for v in c.codes)}]"
         parts.append(f"not ({expr})" if c.negate else expr)
     if not parts:
         return None
