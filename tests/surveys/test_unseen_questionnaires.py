@@ -97,3 +97,37 @@ async def test_xlsx_that_is_really_csv_is_programmed_as_csv(client, tenant, work
     survey, _ = await program_file(client, tenant, "devices.xlsx", (FIXTURES / "device-owners.csv").read_bytes())
     assert survey["programming_status"] == "completed"
     assert len([b for p in survey["pages"] for b in p["blocks"]]) >= 6
+
+
+async def test_unseen_pdf_with_lettered_answers_and_inline_notes(client, tenant, worker):
+    from tests.surveys.conftest import make_pdf
+
+    lines = [
+        "Pet Owner Study",
+        "1. Do you own a pet?",
+        "a. Yes",
+        "b. No - thank and close",
+        "2. What kind of pet do you own? (Select all that apply)",
+        "a. Dog",
+        "b. Cat",
+        "c. Other (please specify)",
+        "3. How much do you spend on pet food per month, in pounds? RANGE 0-500",
+        "4. How would you rate your vet on:",
+        "Statements: Friendliness; Price; Availability",
+        "Scale: Poor / Fair / Good / Excellent",
+        "5. Would you switch vets?",
+        "Yes / No / Not sure",
+    ]
+    survey, _ = await program_file(client, tenant, "pets.pdf", make_pdf(lines))
+    export = await client.get(
+        f"/v1/surveys/{survey['id']}/export", params={"format": "questions"}, headers=tenant.headers
+    )
+    body = export.json()
+    assert body["title"] == "Pet Owner Study"
+    q = {item["label"]: item for item in body["questions"]}
+    assert q["Q1"]["options"] == ["Yes", "No"] and q["Q1"]["terminate_if"] == ["No"]
+    assert q["Q2"]["type"] == "multi" and q["Q2"]["options"][-1] == "Other (please specify)"
+    assert (q["Q3"]["type"], q["Q3"]["min"], q["Q3"]["max"]) == ("numeric", 0, 500)
+    assert q["Q4"]["rows"] == ["Friendliness", "Price", "Availability"]
+    assert q["Q4"]["columns"] == ["Poor", "Fair", "Good", "Excellent"]
+    assert q["Q5"]["options"] == ["Yes", "No", "Not sure"]

@@ -87,6 +87,15 @@ class _Walker:
                 return " "
             return inner
 
+        # "How much ...? RANGE 0-500": a CAPITALS note after the question mark
+        tail = re.match(r"^(?P<q>.*\?)\s+(?P<note>[^?]{4,})$", text.strip())
+        if (
+            tail
+            and tr.letters_upper_ratio(tail.group("note"))[1] >= 0.85
+            and tr.letters_upper_ratio(tail.group("note"))[0] >= 4
+        ):
+            sink.append(tail.group("note").strip())
+            text = tail.group("q")
         text = re.sub(r"\[[^\]]*\]\s*$", take, text.strip())
         text = re.sub(r"\([^()]*\)\s*$", take, text.strip())
         text = re.sub(r"`\[[^\]]*\]`", take, text)

@@ -153,6 +153,14 @@ def split_markers(label: str) -> tuple[str, set[str]]:
     if arrow:
         marks.add("terminate")
         text = text[: arrow.start()]
+    dashed = re.search(
+        r"\s[-:]\s*(thank (and|&) (close|end)|terminate|screen[\s-]?out|close (the )?survey|end (the )?survey)\s*\.?$",
+        text,
+        re.I,
+    )
+    if dashed:
+        marks.add("terminate")
+        text = text[: dashed.start()]
     if re.search(r"(->|=>|\u2192)?\s*\b(TERMINATE|SCREEN\s*OUT|SCREENOUT|THANK (AND|&) CLOSE)\b", text):
         marks.add("terminate")
         text = re.sub(r"(->|=>|\u2192)?\s*\b(TERMINATE|SCREEN\s*OUT|SCREENOUT|THANK (AND|&) CLOSE)\b.*$", " ", text)
