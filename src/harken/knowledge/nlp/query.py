@@ -15,8 +15,11 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from harken.knowledge.nlp.text import content_tokens
+from harken.knowledge.nlp.text import ConversationTfidf, content_tokens
 
+# weight of the participants' self-introductions, and the floor of a query term's weight
+INTRO_FACTOR = 0.6
+TERM_FLOOR = 0.5
 DIVERGENCE_QUERY = re.compile(
     r"\b(disagree|differ|different|divergen|contradict|conflict|tension|opposite|split|versus|vs)\w*", re.I
 )
@@ -58,6 +61,15 @@ class QueryIndex:
         texts = [e.text for e in entries] or ["empty"]
         self.vec = TfidfVectorizer(analyzer=_analyzer, sublinear_tf=True, norm="l2", dtype=np.float32)
         self.lex = self.vec.fit_transform(texts)
+        # query terms that nearly every conversation uses (the product's name, the team's name) say
+        # little about which passages answer: weight them by their per-conversation IDF
+        conv_idf = ConversationTfidf(extra_weight=0.0).fit(texts, [e.conversation_id for e in entries] or ["none"])
+        top_idf = max(conv_idf.idf, default=1.0) or 1.0
+        self.term_weight = np.ones(len(self.vec.vocabulary_), dtype=np.float32)
+        for term, j in self.vec.vocabulary_.items():
+            k = conv_idf.vocab.get(term)
+            if k is not None:
+                self.term_weight[j] = TERM_FLOOR + (1 - TERM_FLOOR) * conv_idf.idf[k] / top_idf
         q_texts = [e.question for e in entries] or ["empty"]
         self.qlex = self.vec.transform(q_texts)
         # turn-level text: a sentence inherits part of its answer's relevance
@@ -67,6 +79,11 @@ class QueryIndex:
         self.tlex = self.vec.transform(
             [" ".join(turn_text[(e.conversation_id, e.question)]) for e in entries] or ["empty"]
         )
+        # the first answer of each conversation is usually the participant introducing themselves
+        first_q: dict[str, str] = {}
+        for e in entries:
+            first_q.setdefault(e.conversation_id, e.question)
+        self.intro = np.array([e.question == first_q[e.conversation_id] for e in entries], dtype=bool)
         self.by_process: dict[str, list[int]] = defaultdict(list)
         for i, e in enumerate(entries):
             for pid in e.process_ids:
@@ -120,7 +137,7 @@ class QueryIndex:
                 len(content_tokens(query)) < 4 or re.search(r"\b(it|that|this|they|those|them|more)\b", query, re.I)
             ):
                 text = f"{query} {prior}"
-        qv = self.vec.transform([text])
+        qv = self.vec.transform([text]).multiply(self.term_weight).tocsr()
         lex = np.asarray((self.lex @ qv.T).todense()).ravel()
         qlex = np.asarray((self.qlex @ qv.T).todense()).ravel()
         qemb = self.embed([text])[0]
@@ -137,6 +154,7 @@ class QueryIndex:
                     score[i] += 0.08 * overlap
         short = np.array([len(e.text) < 25 for e in self.entries])
         score[short] *= 0.5
+        score[self.intro] *= INTRO_FACTOR
         # MMR over the candidates for diversity of content and contacts
         cand = list(np.argsort(-score)[: max(60, top_k * 5)])
         chosen: list[int] = []
@@ -169,7 +187,7 @@ class QueryIndex:
         if not hits:
             answer = "The conversations do not say anything about this yet."
         else:
-            lines = [f"{len(contacts)} participant(s) spoke to this."]
+            lines = [f"{len(contacts)} participant(s):"]
             for i, _ in hits:
                 e = self.entries[i]
                 who = alias.get(e.contact_id, e.contact_name)
