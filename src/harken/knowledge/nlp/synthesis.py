@@ -20,6 +20,9 @@ import numpy as np
 from harken.knowledge.nlp.extract import ConversationAnalysis, Sentence, pick_windows
 from harken.knowledge.nlp.processes import ProcessCluster, discover_processes, seeds_from_topics
 
+STRONG_Q = 0.6
+MIN_SENTENCES = 2
+
 
 @dataclass
 class ContactInfo:
@@ -110,9 +113,12 @@ class Synthesizer:
             per_contact: dict[str, list[int]] = defaultdict(list)
             for i in cl.members:
                 per_contact[who[i]].append(i)
-            strong = float(np.quantile([cl.scores[i] for i in cl.members], 0.6))
+            # a contact "discusses" a process when they return to it, or say one clearly central thing
+            strong = float(np.quantile([cl.scores[i] for i in cl.members], STRONG_Q))
             contact_ids = sorted(
-                c for c, idx in per_contact.items() if len(idx) >= 2 or max(cl.scores[i] for i in idx) >= strong
+                c
+                for c, idx in per_contact.items()
+                if len(idx) >= MIN_SENTENCES or max(cl.scores[i] for i in idx) >= strong
             )
             if not contact_ids:
                 continue
