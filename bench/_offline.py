@@ -78,7 +78,7 @@ def run(ds: Path, with_answers: bool = True) -> dict[str, Any]:
     if with_answers:
         from harken.knowledge.nlp.query import QueryIndex
 
-        index = QueryIndex.build(inputs, result, embedder.embed)
+        index = QueryIndex.build(inputs, result, embedder.embed, campaign_input(campaign)["topics"])
         truth = json.loads((ds / "truth.json").read_text())
         qs = [q["question"] for q in truth.get("questions", [])]
         qs.append("Where do participants disagree or see things differently?")

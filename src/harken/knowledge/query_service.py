@@ -19,7 +19,7 @@ from harken.knowledge import llm
 from harken.knowledge.models import ConversationKnowledge, SynthesisResult
 from harken.knowledge.nlp.embeddings import embedder_from_settings
 from harken.knowledge.nlp.query import QueryIndex
-from harken.knowledge.service import load_inputs
+from harken.knowledge.service import campaign_input, load_inputs
 
 _CACHE: OrderedDict[tuple[str, str], QueryIndex] = OrderedDict()
 _LOCK = threading.Lock()
@@ -54,12 +54,18 @@ async def get_index(db: Database, settings: Settings, interview_id: str, version
             return _CACHE[key]
     inputs = await load_inputs(db, interview_id)
     async with db.read_sessionmaker() as session:
+        campaign = await session.get(Campaign, interview_id)
+        topics = (await campaign_input(session, campaign))["topics"] if campaign is not None else []
         synth = await session.get(SynthesisResult, interview_id)
         synthesis: dict[str, Any] = {}
         if synth is not None and synth.generated_at is not None:
-            synthesis = {"cartography": synth.cartography, "_assign": synth.assignments or {}}
+            synthesis = {
+                "cartography": synth.cartography,
+                "personas": synth.personas,
+                "_assign": synth.assignments or {},
+            }
     embedder = await asyncio.to_thread(embedder_from_settings, settings)
-    index = await asyncio.to_thread(QueryIndex.build, inputs, synthesis, embedder.embed)
+    index = await asyncio.to_thread(QueryIndex.build, inputs, synthesis, embedder.embed, topics)
     with _LOCK:
         for old in [k for k in _CACHE if k[0] == interview_id]:
             _CACHE.pop(old, None)

@@ -131,11 +131,7 @@ async def run_synthesis(db: Database, settings: Settings, interview_id: str, *, 
         embedder = await asyncio.to_thread(embedder_from_settings, settings)
         synth = Synthesizer(cinput, inputs, embedder.embed)
         outputs = await asyncio.to_thread(synth.run)
-        assignments = {}
-        for g in synth.sentences:
-            proc = synth.process_for(g.g)
-            if proc is not None:
-                assignments[f"{g.conv.conversation_id}:{g.s.idx}"] = [proc["id"]]
+        assignments = outputs.pop("assignments", {})
         if llm.enabled(settings):
             await llm.improve_synthesis(settings, outputs)
     except Exception as exc:

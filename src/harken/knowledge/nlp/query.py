@@ -19,7 +19,16 @@ from harken.knowledge.nlp.text import ConversationTfidf, content_tokens
 
 # weight of the participants' self-introductions, and the floor of a query term's weight
 INTRO_FACTOR = 0.6
-TERM_FLOOR = 0.5
+# retrieval weights: sentence, interviewer question, whole answer, embedding
+WEIGHTS = (0.40, 0.25, 0.20, 0.15)
+# how much the processes a question is about lift their sentences; pain points shown as patterns
+PROCESS_LIFT = 0.1
+UNIT_PATTERNS = 6
+TOPIC_LIFT = 0.5
+RELEVANCE_FLOOR = 0.35
+PER_CONTACT = 3
+PATTERN_SENTENCES = 3
+TERM_FLOOR = 0.0
 DIVERGENCE_QUERY = re.compile(
     r"\b(disagree|differ|different|divergen|contradict|conflict|tension|opposite|split|versus|vs)\w*", re.I
 )
@@ -46,10 +55,31 @@ class Entry:
     sentiment: float
     process_ids: list[str] = field(default_factory=list)
     question: str = ""
+    turn: int = 0
+    frustration: float = 0.0
 
     @property
     def citation(self) -> str:
         return f"{self.conversation_id}:chunk_{self.chunk}"
+
+
+@dataclass
+class Unit:
+    """A pain point as synthesis recorded it: a verbatim run of sentences tied to a process."""
+
+    text: str
+    contact_id: str
+    contact_name: str
+    citation: str
+    process_id: str | None
+    severity: str
+
+
+PROBLEM_QUERY = re.compile(
+    r"\b(wrong|slow|frustrat|problem|risk|held up|hold up|holds up|behind|stuck|delay|issue|pain|difficult|hard|"
+    r"break|broke|fail|complain|annoy|worst|block|why)\w*",
+    re.I,
+)
 
 
 class QueryIndex:
@@ -70,15 +100,25 @@ class QueryIndex:
             k = conv_idf.vocab.get(term)
             if k is not None:
                 self.term_weight[j] = TERM_FLOOR + (1 - TERM_FLOOR) * conv_idf.idf[k] / top_idf
+        for term, j in self.vec.vocabulary_.items():
+            if "_" in term:  # a bigram is only as informative as its weaker word
+                parts = [self.vec.vocabulary_.get(t) for t in term.split("_")]
+                self.term_weight[j] = min([self.term_weight[j]] + [self.term_weight[p] for p in parts if p is not None])
         q_texts = [e.question for e in entries] or ["empty"]
         self.qlex = self.vec.transform(q_texts)
         # turn-level text: a sentence inherits part of its answer's relevance
-        turn_text: dict[tuple[str, str], list[str]] = defaultdict(list)
+        turn_text: dict[tuple[str, int], list[str]] = defaultdict(list)
         for e in entries:
-            turn_text[(e.conversation_id, e.question)].append(e.text)
-        self.tlex = self.vec.transform(
-            [" ".join(turn_text[(e.conversation_id, e.question)]) for e in entries] or ["empty"]
-        )
+            turn_text[(e.conversation_id, e.turn)].append(e.text)
+        self.tlex = self.vec.transform([" ".join(turn_text[(e.conversation_id, e.turn)]) for e in entries] or ["empty"])
+        # turns as retrieval units: their sentences in order
+        self.turn_keys = sorted(turn_text, key=lambda k: (k[0], k[1]))
+        self.turn_of = np.zeros(len(entries), dtype=np.int64)
+        self.turn_members: list[list[int]] = [[] for _ in self.turn_keys]
+        pos = {k: n for n, k in enumerate(self.turn_keys)}
+        for i, e in enumerate(entries):
+            self.turn_of[i] = pos[(e.conversation_id, e.turn)]
+            self.turn_members[self.turn_of[i]].append(i)
         # the first answer of each conversation is usually the participant introducing themselves
         first_q: dict[str, str] = {}
         for e in entries:
@@ -88,17 +128,43 @@ class QueryIndex:
         for i, e in enumerate(entries):
             for pid in e.process_ids:
                 self.by_process[pid].append(i)
+        self.units: list[Unit] = []
+        self.unit_lex = None
+        self.categories: list[dict[str, Any]] = []
+        self.topic_texts: list[tuple[str, str]] = []
+        self.topic_lex = None
         self.names = sorted({e.contact_name for e in entries if e.contact_name}, key=len, reverse=True)
 
+    def set_topics(self, topics: list[dict[str, Any]]) -> None:
+        """The campaign's topics (name, goal, questions) as a route from a question to processes:
+        a query that echoes a topic's questions is about that topic's processes (by category)."""
+        cats = {c["name"]: c["id"] for c in self.categories}
+        self.topic_texts = []
+        for t in topics:
+            cid = cats.get(t.get("name", ""))
+            if cid is None:
+                continue
+            text = " ".join([t.get("name", ""), t.get("description") or "", *(t.get("questions") or [])])
+            self.topic_texts.append((cid, text))
+        self.topic_lex = self.vec.transform([t for _, t in self.topic_texts]) if self.topic_texts else None
+
+    def topic_relevance(self, qv) -> dict[str, float]:  # type: ignore[no-untyped-def]
+        if self.topic_lex is None:
+            return {}
+        sims = np.asarray((self.topic_lex @ qv.T).todense()).ravel()
+        return {cid: float(v) for (cid, _), v in zip(self.topic_texts, sims, strict=True)}
+
     @classmethod
-    def build(cls, inputs: list[Any], synthesis: dict[str, Any], embed) -> QueryIndex:
+    def build(
+        cls, inputs: list[Any], synthesis: dict[str, Any], embed, topics: list[dict[str, Any]] | None = None
+    ) -> QueryIndex:
         """From synthesis inputs (`ConversationInput`s) and the synthesis result."""
         processes = synthesis.get("cartography", {}).get("processes", [])
         quote_proc: dict[tuple[str, str], list[str]] = defaultdict(list)
         for p in processes:
             for ev in p.get("evidence", []):
                 quote_proc[(ev["conversation_id"], ev["quote"])].append(p["id"])
-        assign = synthesis.get("_assign", {})
+        assign = synthesis.get("_assign") or synthesis.get("assignments") or {}
         entries: list[Entry] = []
         mats = []
         for conv in inputs:
@@ -117,19 +183,40 @@ class QueryIndex:
                         s.sentiment,
                         list(pids),
                         s.question,
+                        s.turn,
+                        s.frustration,
                     )
                 )
             mats.append(conv.embeddings)
         emb = np.vstack(mats) if mats else np.zeros((0, 1), dtype=np.float32)
-        return cls(entries, emb, processes, embed)
+        index = cls(entries, emb, processes, embed)
+        names = {conv.contact.id: conv.contact.name for conv in inputs}
+        units = []
+        for persona in synthesis.get("personas", {}).get("personas", []):
+            for f in persona.get("frustrations", []):
+                for ev in f.get("evidence", [])[:1]:
+                    units.append(
+                        Unit(
+                            ev["quote"],
+                            ev["contact_id"],
+                            names.get(ev["contact_id"], ""),
+                            ev["citation"],
+                            f.get("process_id"),
+                            f.get("severity", "medium"),
+                        )
+                    )
+        index.set_units(units)
+        index.categories = synthesis.get("cartography", {}).get("categories", [])
+        index.set_topics(topics or [])
+        return index
+
+    def set_units(self, units: list[Unit]) -> None:
+        self.units = units
+        self.unit_lex = self.vec.transform([u.text for u in units]) if units else None
 
     # -- retrieval ------------------------------------------------------------------------------
 
-    def retrieve(
-        self, query: str, top_k: int = 12, history: list[dict[str, str]] | None = None
-    ) -> list[tuple[int, float]]:
-        if not self.entries:
-            return []
+    def _expand(self, query: str, history: list[dict[str, str]] | None) -> str:
         text = query
         if history:
             prior = " ".join(m.get("content", "") for m in history[-4:] if m.get("role") == "user")
@@ -137,13 +224,33 @@ class QueryIndex:
                 len(content_tokens(query)) < 4 or re.search(r"\b(it|that|this|they|those|them|more)\b", query, re.I)
             ):
                 text = f"{query} {prior}"
-        qv = self.vec.transform([text]).multiply(self.term_weight).tocsr()
+        return text
+
+    def _focus(self, text: str) -> str:
+        """The query without words every conversation uses, for embedding (static embeddings are
+        dominated by rare tokens such as a product name that all participants mention)."""
+        kept = []
+        for w in re.findall(r"[A-Za-z][A-Za-z'\-]*", text):
+            toks = content_tokens(w)
+            if not toks:
+                continue
+            j = self.vec.vocabulary_.get(toks[0])
+            if j is None or self.term_weight[j] > 0.25:
+                kept.append(w)
+        return " ".join(kept) or text
+
+    def _query_vector(self, text: str):  # type: ignore[no-untyped-def]
+        return self.vec.transform([text]).multiply(self.term_weight).tocsr()
+
+    def _scores(self, text: str) -> np.ndarray:
+        qv = self._query_vector(text)
         lex = np.asarray((self.lex @ qv.T).todense()).ravel()
         qlex = np.asarray((self.qlex @ qv.T).todense()).ravel()
-        qemb = self.embed([text])[0]
+        qemb = self.embed([self._focus(text)])[0]
         sem = self.emb @ qemb if self.emb.size else np.zeros(len(self.entries))
         tlex = np.asarray((self.tlex @ qv.T).todense()).ravel()
-        score = 0.40 * lex + 0.25 * qlex + 0.20 * tlex + 0.15 * np.clip(sem, 0, None)
+        w = WEIGHTS
+        score = w[0] * lex + w[1] * qlex + w[2] * tlex + w[3] * np.clip(sem, 0, None)
         # graph: processes whose name/description overlap the query lift their sentences
         qtok = set(content_tokens(text))
         for p in self.processes:
@@ -155,6 +262,27 @@ class QueryIndex:
         short = np.array([len(e.text) < 25 for e in self.entries])
         score[short] *= 0.5
         score[self.intro] *= INTRO_FACTOR
+        return score
+
+    def process_relevance(self, score: np.ndarray) -> dict[str, float]:
+        """How strongly each process answers: the mean of its five best sentence scores."""
+        rel = {}
+        for pid, idx in self.by_process.items():
+            best = np.sort(score[idx])[-5:]
+            rel[pid] = float(best.mean()) if len(best) else 0.0
+        return rel
+
+    def retrieve(
+        self,
+        query: str,
+        top_k: int = 12,
+        history: list[dict[str, str]] | None = None,
+        score: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        if not self.entries:
+            return []
+        if score is None:
+            score = self._scores(self._expand(query, history))
         # MMR over the candidates for diversity of content and contacts
         cand = list(np.argsort(-score)[: max(60, top_k * 5)])
         chosen: list[int] = []
@@ -176,24 +304,120 @@ class QueryIndex:
 
     # -- answer ---------------------------------------------------------------------------------
 
+    def rank_turns(self, score: np.ndarray) -> list[tuple[int, float]]:
+        """Answers (turns) ranked by their best sentence and their overall relevance."""
+        out = []
+        for t, members in enumerate(self.turn_members):
+            vals = np.sort(score[members])[::-1]
+            out.append((t, float(vals[0] + 0.5 * vals[1:3].mean()) if len(vals) > 1 else float(vals[0])))
+        out.sort(key=lambda x: -x[1])
+        return out
+
+    def best_span(self, t: int, own: np.ndarray, problem: bool, max_sentences: int = 1) -> list[int]:
+        """The most relevant run of sentences of one answer."""
+        members = self.turn_members[t]
+
+        def value(i: int) -> float:
+            e = self.entries[i]
+            v = float(own[i]) + (0.05 * min(3.0, e.frustration) if problem else 0.0)
+            return v - (0.2 if len(e.text) < 30 else 0.0)
+
+        best = max(members, key=value)
+        span = [best]
+        k = members.index(best)
+        while len(span) < max_sentences and k + len(span) < len(members):
+            span.append(members[k + len(span)])
+        if len(self.entries[best].text) < 60 and len(span) == 1 and k + 1 < len(members):
+            span.append(members[k + 1])
+        return span
+
     def answer(
         self, query: str, *, top_k: int = 12, anonymize: bool = False, history: list[dict[str, str]] | None = None
     ) -> dict[str, Any]:
         kind = "divergence" if DIVERGENCE_QUERY.search(query) else "factual"
-        pool = self.retrieve(query, top_k=top_k * 2, history=history)
-        hits = pool[:top_k]
+        problem = kind == "factual" and bool(PROBLEM_QUERY.search(query))
         alias = self._aliases() if anonymize else {}
-        contacts = {self.entries[i].contact_id for i, _ in hits}
-        if not hits:
-            answer = "The conversations do not say anything about this yet."
-        else:
-            lines = [f"{len(contacts)} participant(s):"]
-            for i, _ in hits:
-                e = self.entries[i]
+        if not self.entries:
+            result = {
+                "answer": "The conversations do not say anything about this yet.",
+                "patterns": [],
+                "divergences": [],
+                "verifications": [],
+                "query_type": kind,
+                "passages": 0,
+            }
+            return result
+        text = self._expand(query, history)
+        score = self._scores(text)
+        qv = self._query_vector(text)
+        own = np.asarray((self.lex @ qv.T).todense()).ravel()
+        if self.emb.size:
+            own = own + 0.3 * np.clip(self.emb @ self.embed([self._focus(text)])[0], 0, None)
+        rel = self.process_relevance(score)
+        trel = self.topic_relevance(qv)
+        if trel and max(trel.values()) > 0:
+            ttop = max(trel.values())
+            cat_of = {p["id"]: p.get("category_id") for p in self.processes}
+            for pid in rel:
+                rel[pid] += TOPIC_LIFT * trel.get(cat_of.get(pid) or "", 0.0) / ttop * (max(rel.values()) or 1.0)
+        if rel:
+            top = max(rel.values()) or 1.0
+            for pid, value in rel.items():
+                if value >= 0.6 * top:
+                    score[self.by_process[pid]] += PROCESS_LIFT * value / top
+        ranked = self.rank_turns(score)
+        # diversity: at most two answers per contact among the first picks
+        picked: list[int] = []
+        per_contact: dict[str, int] = defaultdict(int)
+        floor = RELEVANCE_FLOOR * (ranked[0][1] if ranked else 0.0)
+        for t, v in ranked:
+            cid = self.entries[self.turn_members[t][0]].contact_id
+            if per_contact[cid] >= PER_CONTACT or (v < floor and len(picked) >= 4):
+                continue
+            per_contact[cid] += 1
+            picked.append(t)
+            if len(picked) >= top_k + 10:
+                break
+        answer_turns, pattern_turns = picked[:top_k], picked[top_k:]
+        hits = []
+        lines = []
+        # the answer interleaves the best single statements with the best answers' key sentences
+        sentence_hits = [[i] for i, _v in self.retrieve(query, top_k=top_k, score=score)]
+        turn_spans = [self.best_span(t, own, problem) for t in answer_turns]
+        used: set[int] = set()
+        for n in range(max(len(sentence_hits), len(turn_spans))):
+            for span in sentence_hits[n : n + 1] + turn_spans[n : n + 1]:
+                if any(i in used for i in span) or len(hits) >= top_k:
+                    continue
+                used.update(span)
+                e = self.entries[span[0]]
+                hits.append((span[0], float(score[span[0]])))
                 who = alias.get(e.contact_id, e.contact_name)
-                lines.append(f"- {who}: \u201c{e.text}\u201d")
-            answer = "\n".join(lines)
-        patterns = self._patterns(pool[len(hits) // 2 :] + pool[: len(hits) // 2])
+                lines.append(f"- {who}: \u201c{' '.join(self.entries[i].text for i in span)}\u201d")
+        contacts = {self.entries[i].contact_id for i, _ in hits}
+        answer = "\n".join([f"{len(contacts)} participant(s):", *lines])
+        patterns = self._unit_patterns(text, rel, problem)
+        shown = {p["claim"] for p in patterns}
+        for t in answer_turns[len(answer_turns) // 2 :] + pattern_turns:
+            if len(patterns) >= 10:
+                break
+            span = self.best_span(t, own, problem, max_sentences=PATTERN_SENTENCES)
+            claim = " ".join(self.entries[i].text for i in span)
+            if claim in shown:
+                continue
+            shown.add(claim)
+            support = {self.entries[span[0]].contact_id}
+            if self.emb.size:
+                sims = self.emb @ self.emb[span[0]]
+                for j in np.where(sims >= 0.8)[0][:20]:
+                    support.add(self.entries[int(j)].contact_id)
+            patterns.append(
+                {
+                    "claim": claim,
+                    "supporting_contacts": len(support),
+                    "citations": sorted({self.entries[i].citation for i in span}),
+                }
+            )
         divergences = self._divergences(hits if kind == "factual" else None)
         verifications = self._verifications(hits)
         result = {
@@ -207,6 +431,31 @@ class QueryIndex:
         if anonymize:
             result = self._anonymize(result, alias)
         return result
+
+    def _unit_patterns(self, text: str, rel: dict[str, float], problem: bool) -> list[dict[str, Any]]:
+        """Pain points of the processes the question is about, as patterns (most relevant first)."""
+        if not self.units or self.unit_lex is None:
+            return []
+        qv = self._query_vector(text)
+        lexical = np.asarray((self.unit_lex @ qv.T).todense()).ravel()
+        top = max(rel.values(), default=0.0) or 1.0
+        scored = []
+        for n, u in enumerate(self.units):
+            prel = rel.get(u.process_id or "", 0.0) / top
+            value = 0.5 * lexical[n] / (float(lexical.max()) or 1.0) + 0.5 * prel
+            if problem:
+                value += {"high": 0.1, "medium": 0.05}.get(u.severity, 0.0)
+            scored.append((value, n))
+        scored.sort(key=lambda t: -t[0])
+        limit = UNIT_PATTERNS if problem else UNIT_PATTERNS // 2
+        out, seen_contacts = [], defaultdict(int)
+        for value, n in scored:
+            u = self.units[n]
+            if value < 0.35 or len(out) >= limit or seen_contacts[u.contact_id] >= 2:
+                continue
+            seen_contacts[u.contact_id] += 1
+            out.append({"claim": u.text, "supporting_contacts": 1, "citations": [u.citation]})
+        return out
 
     def _patterns(self, hits: list[tuple[int, float]]) -> list[dict[str, Any]]:
         groups: list[list[int]] = []

@@ -477,7 +477,17 @@ class Synthesizer:
             "roadmap": {"phases": phases},
             "personas": {"personas": personas, "departments": departments},
             **summary,
+            "assignments": self.assignments(),
         }
+
+    def assignments(self) -> dict[str, list[str]]:
+        """Sentence -> process ids (`"<conversation_id>:<sentence idx>"`), the graph's Said-About edges."""
+        out = {}
+        for g in self.sentences:
+            proc = self.process_for(g.g)
+            if proc is not None:
+                out[f"{g.conv.conversation_id}:{g.s.idx}"] = [proc["id"]]
+        return out
 
 
 _KINDS = (
