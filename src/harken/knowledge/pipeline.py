@@ -93,17 +93,21 @@ async def ingest_conversation(db: Database, settings: Settings, conversation_id:
             else:
                 state.content_hash, state.stage, state.analysis = digest, "pending", {}
                 state.sentence_embeddings, state.error_message = None, None
-            graph = await session.get(GraphState, conv.interview_id)
-            if graph is None:
-                session.add(
-                    GraphState(
-                        interview_id=conv.interview_id,
-                        workspace_id=conv.workspace_id,
-                        status="building",
-                        started_at=utcnow(),
-                    )
+            # concurrent ingest jobs of one campaign may both create the state: insert-if-absent
+            await session.execute(
+                _insert(session)(GraphState)
+                .values(
+                    interview_id=conv.interview_id,
+                    workspace_id=conv.workspace_id,
+                    status="building",
+                    started_at=utcnow(),
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
                 )
-            elif graph.status != "building":
+                .on_conflict_do_nothing(index_elements=["interview_id"])
+            )
+            graph = await session.get(GraphState, conv.interview_id)
+            if graph is not None and graph.status != "building":
                 graph.status, graph.started_at, graph.completed_at = "building", graph.started_at or utcnow(), None
         stage = state.stage
 
