@@ -19,6 +19,12 @@ import numpy as np
 
 from harken.knowledge.nlp.text import STOPWORDS, ConversationTfidf, content_tokens, stem, words
 
+# weight of the interviewer's question and of the whole answer in a sentence's lexical vector
+QUESTION_WEIGHT = 0.5
+TURN_WEIGHT = 0.0
+# share of informative sentences left unassigned (the weaker fits)
+ASSIGN_Q = 0.55
+
 
 @dataclass
 class Seed:
@@ -73,6 +79,7 @@ def discover_processes(
     embed,  # callable list[str] -> np.ndarray
     *,
     rounds: int = 4,
+    turns: list[str] | None = None,
 ) -> tuple[list[ProcessCluster], np.ndarray, np.ndarray]:
     """Assign sentences to seeded processes (plus emergent ones).
 
@@ -84,6 +91,18 @@ def discover_processes(
     vec = ConversationTfidf().fit(texts + [s.text for s in seeds], list(contacts) + ["__seeds__"] * len(seeds))
     lex_sent = vec.transform(texts)
     lex_seed = vec.transform([s.text for s in seeds])
+    # lexical context: the interviewer's question and the rest of the answer colour each sentence
+    if QUESTION_WEIGHT and contexts:
+        lex_sent = lex_sent + QUESTION_WEIGHT * vec.transform(contexts)
+    if TURN_WEIGHT and turns:
+        turn_text: dict[str, list[str]] = defaultdict(list)
+        for key, text in zip(turns, texts, strict=True):
+            turn_text[key].append(text)
+        lex_sent = lex_sent + TURN_WEIGHT * vec.transform([" ".join(turn_text[k]) for k in turns])
+    if (QUESTION_WEIGHT and contexts) or (TURN_WEIGHT and turns):
+        from sklearn.preprocessing import normalize as _l2
+
+        lex_sent = _l2(lex_sent).astype(np.float32)
     # context: the sentence plus a little of the interviewer's question
     ctx_emb = sent_emb
     if contexts:
@@ -134,8 +153,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _threshold(scores: np.ndarray) -> float:
-    """Keep roughly the better half of informative sentences (and never below a floor)."""
-    return max(0.12, float(np.quantile(scores, 0.45)))
+    """Keep the better-fitting informative sentences (and never below a floor)."""
+    return max(0.12, float(np.quantile(scores, ASSIGN_Q)))
 
 
 def _top_terms(centroid: np.ndarray, names: np.ndarray, texts: list[str], members: list[int], k: int = 8) -> list[str]:

@@ -20,8 +20,7 @@ import numpy as np
 from harken.knowledge.nlp.extract import ConversationAnalysis, Sentence, pick_windows
 from harken.knowledge.nlp.processes import ProcessCluster, discover_processes, seeds_from_topics
 
-STRONG_Q = 0.6
-MIN_SENTENCES = 2
+MIN_SENTENCES = 1
 
 
 @dataclass
@@ -99,7 +98,8 @@ class Synthesizer:
         )
         who = [g.conv.contact.id for g in self.sentences]
         seeds = seeds_from_topics(self.campaign.get("topics") or [])
-        clusters, assign, score = discover_processes(texts, contexts, emb, who, seeds, self.embed)
+        turns = [f"{g.conv.conversation_id}:{g.s.turn}" for g in self.sentences]
+        clusters, assign, score = discover_processes(texts, contexts, emb, who, seeds, self.embed, turns=turns)
         self.assign = assign
         self.assign_score = score
         kept: list[tuple[int, ProcessCluster]] = []
@@ -113,13 +113,9 @@ class Synthesizer:
             per_contact: dict[str, list[int]] = defaultdict(list)
             for i in cl.members:
                 per_contact[who[i]].append(i)
-            # a contact "discusses" a process when they return to it, or say one clearly central thing
-            strong = float(np.quantile([cl.scores[i] for i in cl.members], STRONG_Q))
-            contact_ids = sorted(
-                c
-                for c, idx in per_contact.items()
-                if len(idx) >= MIN_SENTENCES or max(cl.scores[i] for i in idx) >= strong
-            )
+            # a contact discusses a process when one of their sentences is assigned to it (assignment
+            # already keeps only the better-fitting part of each answer)
+            contact_ids = sorted(c for c, idx in per_contact.items() if len(idx) >= MIN_SENTENCES)
             if not contact_ids:
                 continue
             pid = stable_id(self.interview_id, "process", cl.category, cl.name)
