@@ -22,9 +22,10 @@ INTRO_FACTOR = 0.6
 # retrieval weights: sentence, interviewer question, whole answer, embedding
 WEIGHTS = (0.40, 0.25, 0.20, 0.15)
 # how much the processes a question is about lift their sentences; pain points shown as patterns
-PROCESS_LIFT = 0.1
+PROCESS_LIFT = 0.05
 UNIT_PATTERNS = 6
 TOPIC_LIFT = 0.5
+TOPIC_SENTENCE_LIFT = 0.1
 RELEVANCE_FLOOR = 0.35
 PER_CONTACT = 3
 PATTERN_SENTENCES = 3
@@ -305,13 +306,23 @@ class QueryIndex:
     # -- answer ---------------------------------------------------------------------------------
 
     def rank_turns(self, score: np.ndarray) -> list[tuple[int, float]]:
-        """Answers (turns) ranked by their best sentence and their overall relevance."""
-        out = []
-        for t, members in enumerate(self.turn_members):
-            vals = np.sort(score[members])[::-1]
-            out.append((t, float(vals[0] + 0.5 * vals[1:3].mean()) if len(vals) > 1 else float(vals[0])))
-        out.sort(key=lambda x: -x[1])
-        return out
+        """Answers (turns) ranked by their best sentence plus half the mean of the next two."""
+        order = np.lexsort((-score, self.turn_of))  # by turn, best sentence first
+        turns = self.turn_of[order]
+        vals = score[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(turns)) + 1]
+        rank_in_turn = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        n_turns = len(self.turn_members)
+        best = np.zeros(n_turns)
+        best[turns[rank_in_turn == 0]] = vals[rank_in_turn == 0]
+        nxt_sum = np.zeros(n_turns)
+        nxt_cnt = np.zeros(n_turns)
+        mask = (rank_in_turn >= 1) & (rank_in_turn <= 2)
+        np.add.at(nxt_sum, turns[mask], vals[mask])
+        np.add.at(nxt_cnt, turns[mask], 1)
+        total = best + 0.5 * np.divide(nxt_sum, nxt_cnt, out=np.zeros(n_turns), where=nxt_cnt > 0)
+        ranked = np.argsort(-total, kind="stable")
+        return [(int(t), float(total[t])) for t in ranked]
 
     def best_span(self, t: int, own: np.ndarray, problem: bool, max_sentences: int = 1) -> list[int]:
         """The most relevant run of sentences of one answer."""
@@ -358,8 +369,12 @@ class QueryIndex:
         if trel and max(trel.values()) > 0:
             ttop = max(trel.values())
             cat_of = {p["id"]: p.get("category_id") for p in self.processes}
+            top_rel = max(rel.values(), default=0.0) or 1.0
             for pid in rel:
-                rel[pid] += TOPIC_LIFT * trel.get(cat_of.get(pid) or "", 0.0) / ttop * (max(rel.values()) or 1.0)
+                share = trel.get(cat_of.get(pid) or "", 0.0) / ttop
+                rel[pid] += TOPIC_LIFT * share * top_rel
+                # the question names this topic: its sentences are candidates in their own right
+                score[self.by_process[pid]] += TOPIC_SENTENCE_LIFT * share * float(score.max())
         if rel:
             top = max(rel.values()) or 1.0
             for pid, value in rel.items():
