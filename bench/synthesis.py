@@ -203,11 +203,83 @@ def scaling(sizes: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
+def server_scaling(base_url: str, api_key: str, sizes: list[int], pid: int | None) -> list[dict[str, Any]]:
+    """The same campaigns through a running `harken serve`: import, complete, wait for synthesis."""
+    from harness import Api, current_workspace
+
+    api = Api(base_url, api_key, timeout=300)
+    ws = current_workspace(api)
+    rows = []
+    for n in sizes:
+        campaign, contacts, convs = synthetic_campaign(n)
+        iv = api.post(
+            "/v1/interviews",
+            {"workspace_id": ws, "name": f"bench {n} {int(time.time())}", "goal": campaign.get("goal")},
+        )
+        iid = iv["id"]
+        for i, t in enumerate(campaign.get("topics", [])):
+            api.post(
+                f"/v1/interviews/{iid}/question-sets",
+                {
+                    "name": t["name"],
+                    "description": t.get("goal"),
+                    "sort_order": i,
+                    "topic_metadata": {
+                        "priority": t.get("priority", "required"),
+                        "sub_topics": t.get("sub_topics", []),
+                    },
+                    "questions": [{"question_text": q["text"], "sort_order": j} for j, q in enumerate(t["questions"])],
+                },
+            )
+        created = api.post(
+            f"/v1/interviews/{iid}/contacts/bulk",
+            {"contacts": [{k: v for k, v in c.items() if k != "ref"} for c in contacts]},
+        )["created"]
+        ids = {c["email"]: c["id"] for c in created}
+        t0 = time.perf_counter()
+        for c in contacts:
+            api.post(
+                f"/v1/interviews/{iid}/conversations/import",
+                {"contact_id": ids[c["email"]], "turns": convs[c["ref"]]["turns"]},
+            )
+        t_import = time.perf_counter() - t0
+        api.post(f"/v1/interviews/{iid}/complete")
+        api.wait(
+            "synthesis", lambda iid=iid: api.get(f"/v1/interviews/{iid}/synthesis")["status"] == "completed", 1800, 0.5
+        )
+        t_total = time.perf_counter() - t0
+        row: dict[str, Any] = {
+            "conversations": n,
+            "import_s": round(t_import, 1),
+            "import_to_synthesis_completed_s": round(t_total, 1),
+        }
+        if n >= 200:
+            questions = [q["text"] for t in campaign["topics"] for q in t["questions"]]
+            api.post(f"/v1/interviews/{iid}/graph/query", {"query": questions[0]})  # builds the cached index
+            lat = []
+            for q in (questions * 3)[:30]:
+                s = time.perf_counter()
+                api.post(f"/v1/interviews/{iid}/graph/query", {"query": q})
+                lat.append(time.perf_counter() - s)
+            row["http_query_p50_ms"] = round(1000 * float(np.percentile(lat, 50)), 1)
+            row["http_query_p95_ms"] = round(1000 * float(np.percentile(lat, 95)), 1)
+        if pid:
+            status = Path(f"/proc/{pid}/status").read_text()
+            row["server_peak_rss_mb"] = round(
+                int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024, 1
+            )
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[10, 50, 200])
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--server", help="also run the sizes through a running harken serve at this URL")
+    ap.add_argument("--api-key")
+    ap.add_argument("--server-pid", type=int, help="pid of that server, to read its peak RSS")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(scale_child(args.child)))
@@ -230,6 +302,10 @@ def main() -> None:
     print("== scaling (fresh process per size: analysis + embeddings + synthesis)")
     for row in scaling(args.sizes):
         print("   " + json.dumps(row))
+    if args.server:
+        print("== scaling through the server (import, complete, wait for synthesis.completed state)")
+        for row in server_scaling(args.server, args.api_key, args.sizes, args.server_pid):
+            print("   " + json.dumps(row))
 
 
 if __name__ == "__main__":

@@ -34,8 +34,11 @@ async def _version(session: AsyncSession, interview_id: str) -> tuple[int, str]:
             )
         )
     ).one()
-    synth = await session.get(SynthesisResult, interview_id)
-    gen = synth.generated_at.isoformat() if synth is not None and synth.generated_at else "-"
+    # only the timestamp: the stored outputs are large and not needed to check freshness
+    generated = (
+        await session.execute(select(SynthesisResult.generated_at).where(SynthesisResult.interview_id == interview_id))
+    ).scalar_one_or_none()
+    gen = generated.isoformat() if generated else "-"
     return int(row[0] or 0), f"{row[0]}|{row[1]}|{gen}"
 
 

@@ -76,6 +76,7 @@ class Unit:
     severity: str
 
 
+NUMERIC = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten)\b", re.I)
 PROBLEM_QUERY = re.compile(
     r"\b(wrong|slow|frustrat|problem|risk|held up|hold up|holds up|behind|stuck|delay|issue|pain|difficult|hard|"
     r"break|broke|fail|complain|annoy|worst|block|why)\w*",
@@ -125,6 +126,10 @@ class QueryIndex:
         for e in entries:
             first_q.setdefault(e.conversation_id, e.question)
         self.intro = np.array([e.question == first_q[e.conversation_id] for e in entries], dtype=bool)
+        self.short = np.array([len(e.text) < 25 for e in entries], dtype=bool)
+        self.contrast = np.array([bool(CONTRAST.search(e.text)) for e in entries], dtype=bool)
+        self.numeric = np.array([bool(NUMERIC.search(e.text)) for e in entries], dtype=bool)
+        self.contact_index = np.array([hash(e.contact_id) for e in entries])
         self.by_process: dict[str, list[int]] = defaultdict(list)
         for i, e in enumerate(entries):
             for pid in e.process_ids:
@@ -241,7 +246,12 @@ class QueryIndex:
         return " ".join(kept) or text
 
     def _query_vector(self, text: str):  # type: ignore[no-untyped-def]
-        return self.vec.transform([text]).multiply(self.term_weight).tocsr()
+        cached = getattr(self, "_qv_cache", None)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        qv = self.vec.transform([text]).multiply(self.term_weight).tocsr()
+        self._qv_cache = (text, qv)
+        return qv
 
     def _scores(self, text: str) -> np.ndarray:
         qv = self._query_vector(text)
@@ -260,8 +270,7 @@ class QueryIndex:
             if overlap >= 0.25:
                 for i in self.by_process.get(p["id"], []):
                     score[i] += 0.08 * overlap
-        short = np.array([len(e.text) < 25 for e in self.entries])
-        score[short] *= 0.5
+        score[self.short] *= 0.5
         score[self.intro] *= INTRO_FACTOR
         return score
 
@@ -285,22 +294,25 @@ class QueryIndex:
         if score is None:
             score = self._scores(self._expand(query, history))
         # MMR over the candidates for diversity of content and contacts
-        cand = list(np.argsort(-score)[: max(60, top_k * 5)])
+        cand = [int(i) for i in np.argsort(-score)[: max(60, top_k * 5)]]
         chosen: list[int] = []
         per_contact: dict[str, int] = defaultdict(int)
-        while cand and len(chosen) < top_k:
-            best, best_val = None, -1e9
-            for i in cand:
-                red = max((float(self.emb[i] @ self.emb[j]) for j in chosen), default=0.0) if self.emb.size else 0.0
-                val = score[i] - 0.25 * red - 0.04 * per_contact[self.entries[i].contact_id]
-                if val > best_val:
-                    best, best_val = i, val
-            assert best is not None
-            cand.remove(best)
+        cand_emb = self.emb[cand] if self.emb.size else None
+        redundancy = np.zeros(len(cand))
+        alive = np.ones(len(cand), dtype=bool)
+        while alive.any() and len(chosen) < top_k:
+            penalty = np.array([per_contact[self.entries[i].contact_id] for i in cand])
+            val = score[cand] - 0.25 * redundancy - 0.04 * penalty
+            val[~alive] = -np.inf
+            k = int(np.argmax(val))
+            best = cand[k]
+            alive[k] = False
             if score[best] <= 0:
                 break
             chosen.append(int(best))
             per_contact[self.entries[best].contact_id] += 1
+            if cand_emb is not None:
+                redundancy = np.maximum(redundancy, cand_emb @ self.emb[best])
         return [(i, float(score[i])) for i in chosen]
 
     # -- answer ---------------------------------------------------------------------------------
@@ -321,8 +333,8 @@ class QueryIndex:
         np.add.at(nxt_sum, turns[mask], vals[mask])
         np.add.at(nxt_cnt, turns[mask], 1)
         total = best + 0.5 * np.divide(nxt_sum, nxt_cnt, out=np.zeros(n_turns), where=nxt_cnt > 0)
-        ranked = np.argsort(-total, kind="stable")
-        return [(int(t), float(total[t])) for t in ranked]
+        ranked = np.argsort(-total, kind="stable")[:200]
+        return list(zip(ranked.tolist(), total[ranked].tolist(), strict=True))
 
     def best_span(self, t: int, own: np.ndarray, problem: bool, max_sentences: int = 1) -> list[int]:
         """The most relevant run of sentences of one answer."""
@@ -413,18 +425,21 @@ class QueryIndex:
         answer = "\n".join([f"{len(contacts)} participant(s):", *lines])
         patterns = self._unit_patterns(text, rel, problem)
         shown = {p["claim"] for p in patterns}
+        spans = []
         for t in answer_turns[len(answer_turns) // 2 :] + pattern_turns:
-            if len(patterns) >= 10:
+            if len(patterns) + len(spans) >= 10:
                 break
             span = self.best_span(t, own, problem, max_sentences=PATTERN_SENTENCES)
             claim = " ".join(self.entries[i].text for i in span)
-            if claim in shown:
-                continue
-            shown.add(claim)
+            if claim not in shown:
+                shown.add(claim)
+                spans.append((span, claim))
+        # support: contacts who said something near-identical (one matrix product for all claims)
+        sims = self.emb @ self.emb[[sp[0] for sp, _ in spans]].T if self.emb.size and spans else None
+        for n, (span, claim) in enumerate(spans):
             support = {self.entries[span[0]].contact_id}
-            if self.emb.size:
-                sims = self.emb @ self.emb[span[0]]
-                for j in np.where(sims >= 0.8)[0][:20]:
+            if sims is not None:
+                for j in np.where(sims[:, n] >= 0.8)[0][:20]:
                     support.add(self.entries[int(j)].contact_id)
             patterns.append(
                 {
@@ -453,11 +468,12 @@ class QueryIndex:
             return []
         qv = self._query_vector(text)
         lexical = np.asarray((self.unit_lex @ qv.T).todense()).ravel()
+        lex_max = float(lexical.max()) or 1.0
         top = max(rel.values(), default=0.0) or 1.0
         scored = []
         for n, u in enumerate(self.units):
             prel = rel.get(u.process_id or "", 0.0) / top
-            value = 0.5 * lexical[n] / (float(lexical.max()) or 1.0) + 0.5 * prel
+            value = 0.5 * lexical[n] / lex_max + 0.5 * prel
             if problem:
                 value += {"high": 0.1, "medium": 0.05}.get(u.severity, 0.0)
             scored.append((value, n))
@@ -512,7 +528,7 @@ class QueryIndex:
         names = {p["id"]: p["name"] for p in self.processes}
         found = []
         for pid, idx in pool.items():
-            stance = [i for i in set(idx) if CONTRAST.search(self.entries[i].text)]
+            stance = [i for i in set(idx) if self.contrast[i]]
             pos = [i for i in stance if self.entries[i].sentiment >= 0.3]
             neg = [i for i in stance if self.entries[i].sentiment <= -0.3]
             pair = None
@@ -549,18 +565,19 @@ class QueryIndex:
         return [d for _, d in found[:10]]
 
     def _verifications(self, hits: list[tuple[int, float]]) -> list[dict[str, Any]]:
+        facts = [i for i, _ in hits if self.numeric[i]][:6]
+        if not facts:
+            return []
+        sims = self.emb @ self.emb[facts].T if self.emb.size else None
         out = []
-        for i, _ in hits:
+        for n, i in enumerate(facts):
             e = self.entries[i]
-            if not re.search(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten)\b", e.text, re.I):
-                continue
             confirmed = {e.contact_id}
-            if self.emb.size:
-                sims = self.emb @ self.emb[i]
-                for j in np.where(sims >= 0.7)[0][:30]:
+            if sims is not None:
+                for j in np.where(sims[:, n] >= 0.7)[0][:30]:
                     confirmed.add(self.entries[int(j)].contact_id)
             out.append({"fact": e.text, "confirmed_by": len(confirmed), "citations": [e.citation]})
-        return out[:6]
+        return out
 
     # -- anonymisation ---------------------------------------------------------------------------
 
