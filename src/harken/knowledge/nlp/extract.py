@@ -565,7 +565,11 @@ def detect_tools(text: str, exclude: set[str]) -> list[str]:
         phrase = m.group(1)
         parts = phrase.split()
         # drop a sentence-initial ordinary word ("So Okta" -> "Okta")
-        while parts and parts[0].lower() in COMMON_CAPITALISED:
+        while parts and (parts[0].lower() in COMMON_CAPITALISED or parts[0].lower().rstrip("s") in COMMON_CAPITALISED):
+            parts = parts[1:]
+        # a sentence-initial ordinary word glued to a product name ("Check FixFlow") is not part of it
+        at_start = text[: m.start()].strip() == "" or text[: m.start()].rstrip().endswith((".", "!", "?", ":", '"'))
+        if at_start and len(parts) > 1 and not _CAMEL.match(parts[0]) and any(_CAMEL.match(p) for p in parts[1:]):
             parts = parts[1:]
         if not parts:
             continue

@@ -384,7 +384,8 @@ class Synthesizer:
             score = round(impact * (6 - effort) / 5, 2)
             top = records[0]
             kind, verb = _solution_kind(" ".join(r["quote"] for r in records))
-            title = f"{verb} {proc['name'][0].lower() + proc['name'][1:]}"
+            lowered = proc["name"][0].lower() + proc["name"][1:]
+            title = f"Make {lowered} reliable" if kind == "reliability" else f"{verb} {lowered}"
             problem = (
                 f"{len(contacts)} participant(s) describe problems with {proc['name'].lower()}: "
                 f"\u201c{top['text']}\u201d"
