@@ -184,3 +184,31 @@ async def test_synthesis_failure_is_reported(app, client, tenant, db, settings_o
     r = await client.get(f"/v1/interviews/{seeded.interview_id}/synthesis", headers=tenant.headers)
     assert r.json()["status"] == "failed"
     assert "disk on fire" in r.json()["error_message"]
+
+
+async def test_synthesis_waits_for_running_ingest_jobs(app, client, tenant, db, settings_of):
+    """Campaign completion enqueues synthesis while ingest jobs are still queued: synthesis reschedules
+    itself until they finish, and concurrent stage runs never duplicate rows."""
+    seeded = await seed_campaign(db, tenant.workspace_id, limit=4)
+    async with db.session() as s:
+        await enqueue(
+            s, "knowledge.synthesize", {"interview_id": seeded.interview_id}, workspace_id=tenant.workspace_id
+        )
+        for cid in seeded.conversation_ids:
+            await enqueue(
+                s, "knowledge.ingest_conversation", {"conversation_id": cid}, workspace_id=tenant.workspace_id
+            )
+            # a duplicate delivery of the same job runs the same stages concurrently
+            await enqueue(
+                s, "knowledge.ingest_conversation", {"conversation_id": cid}, workspace_id=tenant.workspace_id
+            )
+    await _run_jobs(db, settings_of)
+    async with db.read_sessionmaker() as s:
+        jobs = (await s.execute(select(Job.kind, Job.status))).all()
+    assert {status for _, status in jobs} == {"succeeded"}, jobs
+    body = (await client.get(f"/v1/interviews/{seeded.interview_id}/synthesis", headers=tenant.headers)).json()
+    assert body["status"] == "completed" and body["conversation_count"] == 4
+    once = await _counts(db, seeded.interview_id)
+    for cid in seeded.conversation_ids:
+        await ingest_conversation(db, settings_of, cid)
+    assert await _counts(db, seeded.interview_id) == once

@@ -116,17 +116,26 @@ async def ingest_conversation(db: Database, settings: Settings, conversation_id:
         chunks = await asyncio.to_thread(chunk_turns, turns)
         async with db.session() as session:
             await session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.conversation_id == conversation_id))
-            for ch in chunks:
-                session.add(
-                    KnowledgeChunk(
-                        id=new_id(),
-                        workspace_id=conv.workspace_id,
-                        interview_id=conv.interview_id,
-                        conversation_id=conversation_id,
-                        contact_id=contact.id,
-                        ordinal=ch.ordinal,
-                        text=ch.text,
-                    )
+            # insert-if-absent: a concurrent run of the same stage writes the same rows
+            rows = [
+                {
+                    "id": new_id(),
+                    "workspace_id": conv.workspace_id,
+                    "interview_id": conv.interview_id,
+                    "conversation_id": conversation_id,
+                    "contact_id": contact.id,
+                    "ordinal": ch.ordinal,
+                    "text": ch.text,
+                    "dim": 0,
+                }
+                for ch in chunks
+            ]
+            if rows:
+                await session.execute(
+                    _insert(session)(KnowledgeChunk).on_conflict_do_nothing(
+                        index_elements=["conversation_id", "ordinal"]
+                    ),
+                    rows,
                 )
             await _set_stage(session, conversation_id, "chunked")
         stage = "chunked"
@@ -261,22 +270,30 @@ async def _upsert_graph(db: Database, conv: Conversation, contact: Contact, a: C
             )
         await session.execute(delete(KnowledgeRelation).where(KnowledgeRelation.conversation_id == conv.id))
         seen = set()
+        rows = []
         for kind, src, dst, chunk, quote in relations:
             if (kind, src, dst, chunk) in seen:
                 continue
             seen.add((kind, src, dst, chunk))
-            session.add(
-                KnowledgeRelation(
-                    id=new_id(),
-                    workspace_id=conv.workspace_id,
-                    interview_id=conv.interview_id,
-                    conversation_id=conv.id,
-                    kind=kind,
-                    source_key=src,
-                    target_key=dst,
-                    chunk=chunk,
-                    quote=quote,
-                )
+            rows.append(
+                {
+                    "id": new_id(),
+                    "workspace_id": conv.workspace_id,
+                    "interview_id": conv.interview_id,
+                    "conversation_id": conv.id,
+                    "kind": kind,
+                    "source_key": src,
+                    "target_key": dst,
+                    "chunk": chunk,
+                    "quote": quote,
+                }
+            )
+        if rows:
+            await session.execute(
+                ins(KnowledgeRelation).on_conflict_do_nothing(
+                    index_elements=["conversation_id", "kind", "source_key", "target_key", "chunk"]
+                ),
+                rows,
             )
         await _set_stage(session, conv.id, "graphed")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from harken.conversations.models import Conversation
 from harken.core.auth import Principal
 from harken.core.db import Database, isoformat, utcnow
 from harken.core.errors import NotFound, SynthesisPending
+from harken.core.jobs import Job, JobStatus, Reschedule
 from harken.core.settings import Settings
 from harken.knowledge import llm
 from harken.knowledge.models import (
@@ -91,7 +93,7 @@ async def load_inputs(db: Database, interview_id: str) -> list[ConversationInput
     return inputs
 
 
-async def ensure_ingested(db: Database, settings: Settings, interview_id: str) -> None:
+async def ensure_ingested(db: Database, settings: Settings, interview_id: str, *, wait_for_jobs: bool = False) -> None:
     """Run the pipeline for any completed conversation that is missing or stale."""
     async with db.read_sessionmaker() as session:
         rows = (
@@ -106,12 +108,37 @@ async def ensure_ingested(db: Database, settings: Settings, interview_id: str) -
                 .where(Conversation.interview_id == interview_id, Conversation.status == "completed")
             )
         ).all()
-    for cid, transcript, stage, digest in rows:
-        if stage != "graphed" or digest != transcript_hash(list(transcript or [])):
-            await ingest_conversation(db, settings, cid)
+    missing = [
+        cid
+        for cid, transcript, stage, digest in rows
+        if stage != "graphed" or digest != transcript_hash(list(transcript or []))
+    ]
+    if not missing:
+        return
+    # conversations whose own ingest job is queued or running are left to it: synthesis waits
+    async with db.read_sessionmaker() as session:
+        pending = (
+            (
+                await session.execute(
+                    select(Job.payload).where(
+                        Job.kind == "knowledge.ingest_conversation",
+                        Job.status.in_([JobStatus.queued.value, JobStatus.running.value]),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    in_flight = {str(p.get("conversation_id")) for p in pending if isinstance(p, dict)}
+    if wait_for_jobs and any(cid in in_flight for cid in missing):
+        raise Reschedule(utcnow() + timedelta(seconds=2))
+    for cid in missing:
+        await ingest_conversation(db, settings, cid)
 
 
-async def run_synthesis(db: Database, settings: Settings, interview_id: str, *, final_attempt: bool = True) -> str:
+async def run_synthesis(
+    db: Database, settings: Settings, interview_id: str, *, final_attempt: bool = True, wait_for_jobs: bool = False
+) -> str:
     """The synthesis job body: pending → running → completed (or failed), then the event."""
     async with db.session() as session:
         campaign = await session.get(Campaign, interview_id)
@@ -126,7 +153,7 @@ async def run_synthesis(db: Database, settings: Settings, interview_id: str, *, 
         workspace_id = campaign.workspace_id
         cinput = await campaign_input(session, campaign)
     try:
-        await ensure_ingested(db, settings, interview_id)
+        await ensure_ingested(db, settings, interview_id, wait_for_jobs=wait_for_jobs)
         inputs = await load_inputs(db, interview_id)
         embedder = await asyncio.to_thread(embedder_from_settings, settings)
         synth = Synthesizer(cinput, inputs, embedder.embed)
@@ -134,6 +161,8 @@ async def run_synthesis(db: Database, settings: Settings, interview_id: str, *, 
         assignments = outputs.pop("assignments", {})
         if llm.enabled(settings):
             await llm.improve_synthesis(settings, outputs)
+    except Reschedule:
+        raise
     except Exception as exc:
         logger.exception("synthesis of %s failed", interview_id)
         if final_attempt:

@@ -18,6 +18,7 @@ async def ingest(ctx: JobContext) -> str:
 
 @job_handler("knowledge.synthesize", max_attempts=3, backoff_base=5.0, timeout=1800)
 async def synthesize(ctx: JobContext) -> str:
+    # waits (rescheduling itself, not counting attempts) while ingest jobs of the campaign run
     return await run_synthesis(
-        ctx.db, ctx.settings, str(ctx.payload["interview_id"]), final_attempt=ctx.is_last_attempt
+        ctx.db, ctx.settings, str(ctx.payload["interview_id"]), final_attempt=ctx.is_last_attempt, wait_for_jobs=True
     )
