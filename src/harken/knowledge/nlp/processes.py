@@ -4,8 +4,8 @@ The campaign's own topics and sub-topics (what the researcher set out to learn) 
 sentences are represented by TF-IDF over stemmed content words plus a sentence embedding with the
 interviewer's question as context. Centroids are refined by pseudo-relevance feedback (a few rounds
 of seeded spherical k-means), so a seed such as "Request channels" learns the vocabulary the
-participants actually used. Sentences that fit no seed are clustered into emergent processes, kept
-only when they form a tight, repeated theme. Nothing here knows any domain's vocabulary.
+participants actually used. Sentences that fit no seed stay unassigned (emergent, unseeded processes
+are not discovered yet). Nothing here knows any domain's vocabulary.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def discover_processes(
     rounds: int = 4,
     turns: list[str] | None = None,
 ) -> tuple[list[ProcessCluster], np.ndarray, np.ndarray]:
-    """Assign sentences to seeded processes (plus emergent ones).
+    """Assign sentences to the seeded processes.
 
     Returns the clusters, the per-sentence best cluster index (-1 when none) and its score.
     """
