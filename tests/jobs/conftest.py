@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,8 +139,12 @@ class Workers:
                 proc.proc.send_signal(sig)
         codes = []
         for proc in self.procs:
-            proc.stop()  # waits (kills after 40 s)
-            codes.append(proc.proc.returncode if proc.proc else None)
+            assert proc.proc is not None
+            try:
+                codes.append(proc.proc.wait(timeout=40))
+            except subprocess.TimeoutExpired:
+                proc.proc.kill()
+                codes.append(proc.proc.wait())
         return codes
 
 

@@ -203,6 +203,7 @@ async def enqueue_many(
     *,
     workspace_id: str | None = None,
     run_at: datetime | None = None,
+    delay: float | None = None,
     max_attempts: int | None = None,
     priority: int = 0,
 ) -> list[str]:
@@ -212,6 +213,8 @@ async def enqueue_many(
     if not payloads:
         return []
     now = utcnow()
+    if run_at is None:
+        run_at = now + timedelta(seconds=delay) if delay else now
     spec = _HANDLERS.get(kind)
     attempts = max_attempts or (spec.max_attempts if spec and spec.max_attempts else None)
     rows = [
@@ -222,7 +225,7 @@ async def enqueue_many(
             "workspace_id": workspace_id,
             "status": JobStatus.queued.value,
             "priority": priority,
-            "run_at": run_at or now,
+            "run_at": run_at,
             "attempts": 0,
             "max_attempts": attempts or get_settings().job_max_attempts,
             "dedupe_key": None,
