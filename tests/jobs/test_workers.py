@@ -144,8 +144,9 @@ def test_periodic_job_runs_once_per_slot_across_workers(jobdb: JobDB, workers: W
     assert len(jobdb.jobs(Job.kind == "core.purge")) == 1
 
 
-def test_listen_notify_wakes_idle_standalone_workers(postgres_only: None, jobdb: JobDB, workers: Workers) -> None:
-    # With a 30 s poll interval only NOTIFY can explain a pickup within seconds.
+def test_commits_wake_idle_standalone_workers(jobdb: JobDB, workers: Workers) -> None:
+    # With a 30 s poll interval only the wake-up (LISTEN/NOTIFY on PostgreSQL, `PRAGMA data_version`
+    # on SQLite) can explain a pickup within seconds.
     workers.start(1, HARKEN_WORKER_POLL_INTERVAL="30")
     time.sleep(0.5)  # the worker is parked on its poll
     started = time.monotonic()

@@ -125,8 +125,9 @@ class Worker:
             asyncio.create_task(self._renew_loop(), name="jobs-renew"),
         ]
         flusher = asyncio.create_task(self._flush_loop(), name="jobs-flush")
-        if not self.db.is_sqlite and self.settings.worker_listen:
-            helpers.append(asyncio.create_task(self._listen_loop(), name="jobs-listen"))
+        if self.settings.worker_listen:
+            watch = self._sqlite_watch_loop() if self.db.is_sqlite else self._listen_loop()
+            helpers.append(asyncio.create_task(watch, name="jobs-listen"))
         logger.info("worker %s started (concurrency %d)", self.name, self.concurrency)
         try:
             await self._claim_loop()
@@ -155,7 +156,7 @@ class Worker:
                 self._notified = False
                 self._event.clear()
                 try:
-                    rows = await self.claim(free)
+                    rows = await self._flush_and_claim(free)
                 except Exception:
                     logger.exception("worker %s: claim failed", self.name)
                     rows = []
@@ -298,16 +299,37 @@ class Worker:
 
     async def claim(self, limit: int) -> list[dict[str, Any]]:
         """Claim up to `limit` due queued jobs for this worker (attempts + 1, lease set)."""
-        now = utcnow()
-        candidates = (
-            select(Job.id)
-            .where(Job.status == _QUEUED, Job.run_at <= now)
-            .order_by(Job.priority.desc(), Job.run_at)
-            .limit(limit)
-        )
+        async with self.db.session() as session:
+            result = await session.execute(self._claim_statement(limit))
+            return [dict(row._mapping) for row in result]
+
+    async def _flush_and_claim(self, limit: int) -> list[dict[str, Any]]:
+        """Write pending successes and claim more in one transaction (one commit per cycle)."""
+        if self.db.is_sqlite and not self._done and not await self._anything_due():
+            return []  # idle polls never take SQLite's write lock
+        job_ids, self._done = self._done, []
+        try:
+            async with self.db.session() as session:
+                if job_ids:
+                    await session.execute(self._succeeded_statement(job_ids))
+                result = await session.execute(self._claim_statement(limit))
+                return [dict(row._mapping) for row in result]
+        except BaseException:
+            self._done[:0] = job_ids
+            raise
+
+    def _due(self, now: Any) -> Any:
+        query = select(Job.id).where(Job.status == _QUEUED, Job.run_at <= now)
         kinds = self._handled or self.kinds
-        if kinds:
-            candidates = candidates.where(Job.kind.in_(kinds))
+        return query.where(Job.kind.in_(kinds)) if kinds else query
+
+    async def _anything_due(self) -> bool:
+        async with self.db.read_sessionmaker() as session:
+            return (await session.execute(self._due(utcnow()).limit(1))).first() is not None
+
+    def _claim_statement(self, limit: int) -> Any:
+        now = utcnow()
+        candidates = self._due(now).order_by(Job.priority.desc(), Job.run_at).limit(limit)
         if not self.db.is_sqlite:
             candidates = candidates.with_for_update(skip_locked=True)
         stmt = (
@@ -323,9 +345,7 @@ class Worker:
             .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.workspace_id)
             .execution_options(synchronize_session=False)
         )
-        async with self.db.session() as session:
-            result = await session.execute(stmt)
-            return [dict(row._mapping) for row in result]
+        return stmt
 
     # -- running -------------------------------------------------------------------------------
 
@@ -417,15 +437,18 @@ class Worker:
         job_ids, self._done = self._done, []
         try:
             async with self.db.session() as session:
-                await session.execute(
-                    update(Job)
-                    .where(self._owned(job_ids))
-                    .values(status=JobStatus.succeeded.value, finished_at=utcnow(), locked_by=None, locked_until=None)
-                    .execution_options(synchronize_session=False)
-                )
+                await session.execute(self._succeeded_statement(job_ids))
         except BaseException:
             self._done[:0] = job_ids
             raise
+
+    def _succeeded_statement(self, job_ids: list[str]) -> Any:
+        return (
+            update(Job)
+            .where(self._owned(job_ids))
+            .values(status=JobStatus.succeeded.value, finished_at=utcnow(), locked_by=None, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
     async def _renew_loop(self) -> None:
         lease = self.settings.job_lease_seconds
@@ -536,3 +559,35 @@ class Worker:
                 self.listening = False
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
+
+    # -- SQLite: notice other processes' commits -----------------------------------------------
+
+    async def _sqlite_watch_loop(self) -> None:
+        """Standalone workers on SQLite: `PRAGMA data_version` changes when another connection
+        commits; checking it every 20 ms is nearly free (no lock), so new jobs are noticed quickly."""
+        import aiosqlite
+
+        path = make_url(self.db.url).database
+        if not path or path == ":memory:":
+            return
+        interval = min(0.02, self.settings.worker_poll_interval)
+        while not self._stopping.is_set():
+            try:
+                async with aiosqlite.connect(path) as conn:
+                    self.listening = True
+                    last = None
+                    while not self._stopping.is_set():
+                        async with conn.execute("PRAGMA data_version") as cursor:
+                            row = await cursor.fetchone()
+                        version = row[0] if row else None
+                        if last is not None and version != last:
+                            self._signal_new_jobs()
+                        last = version
+                        await asyncio.sleep(interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("worker %s: SQLite change watch failed (%s); polling meanwhile", self.name, exc)
+            finally:
+                self.listening = False
+            await asyncio.sleep(1.0)
