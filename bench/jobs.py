@@ -196,33 +196,67 @@ def throughput(backend: Backend, jobs: int, processes: int, concurrency: int, lo
     return jobs / elapsed, insert_rate
 
 
-async def steady_enqueue(backend: Backend, rate: float, seconds: float) -> None:
-    db = Database(backend.url)
+async def steady_enqueue(backend: Backend, rate: float, seconds: float, db: Database | None = None) -> dict[str, float]:
+    """One job per transaction at `rate`/s; returns each job's commit time (wall clock)."""
+    own = db is None
+    db = db or Database(backend.url)
     interval = 1.0 / rate
     start = time.perf_counter()
+    committed: dict[str, float] = {}
     for i in range(int(rate * seconds)):
         target = start + i * interval
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         async with db.session() as session:
-            await enqueue(session, KIND, {"n": i})
-    await db.dispose()
+            job_id = await enqueue(session, KIND, {"n": i})
+        committed[job_id or ""] = time.time()
+    if own:
+        await db.dispose()
+    return committed
 
 
 def latency(backend: Backend, processes: int, rate: float, seconds: float, log_dir: Path) -> dict[str, float]:
     backend.reset()
     procs = start_workers(backend, processes, 8, log_dir, HARKEN_WORKER_POLL_INTERVAL="1.0")
     try:
-        asyncio.run(steady_enqueue(backend, rate, seconds))
+        committed = asyncio.run(steady_enqueue(backend, rate, seconds))
         deadline = time.monotonic() + 60
         while backend.unfinished() > 0 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         stop_workers(procs)
+    return waits(backend, committed)
+
+
+async def in_process(backend: Backend, rate: float, seconds: float) -> dict[str, float]:
+    """`harken serve`'s model: the worker runs in the process that enqueues (woken after commit)."""
+    db = Database(backend.url)
+    settings = Settings(database_url=backend.url, worker_poll_interval=1.0, worker_listen=False, _env_file=None)
+    worker = Worker(db, settings)
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.5)
+    try:
+        committed = await steady_enqueue(backend, rate, seconds, db)
+        while await asyncio.to_thread(backend.unfinished) > 0:
+            await asyncio.sleep(0.05)
+    finally:
+        worker.stop()
+        await task
+        await db.dispose()
+    return committed
+
+
+def latency_in_process(backend: Backend, rate: float, seconds: float) -> dict[str, float]:
+    backend.reset()
+    return waits(backend, asyncio.run(in_process(backend, rate, seconds)))
+
+
+def waits(backend: Backend, committed: dict[str, float]) -> dict[str, float]:
+    """Commit (as seen by the enqueuer) → claim (`started_at` written by the worker), in ms."""
     with backend.engine.connect() as conn:
-        rows = conn.execute(select(Job.created_at, Job.started_at).where(Job.kind == KIND)).all()
-    waits = sorted((started - created).total_seconds() * 1000 for created, started in rows if started)
+        rows = conn.execute(select(Job.id, Job.started_at).where(Job.kind == KIND)).all()
+    waits = sorted(max(0.0, (started.timestamp() - committed[job_id]) * 1000) for job_id, started in rows if started)
     return {
         "jobs": len(waits),
         "p50": statistics.median(waits),
@@ -231,24 +265,36 @@ def latency(backend: Backend, processes: int, rate: float, seconds: float, log_d
     }
 
 
-def run(backend: Backend, jobs: int, concurrency: int, rate: float, seconds: float, log_dir: Path) -> None:
-    print(f"\n== {backend.label}: {jobs} no-op jobs, worker concurrency {concurrency} ==", flush=True)
-    backend.reset()
-    base = asyncio.run(baseline(backend, min(jobs, 2000)))
-    print(f"baseline  1 loop, claim 1 + finish 1 per job (same SQL)  {base:8.0f} jobs/s", flush=True)
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):6.0f}  (min {min(values):.0f}, max {max(values):.0f})"
+
+
+def run(backend: Backend, jobs: int, concurrency: int, rate: float, seconds: float, repeat: int, log_dir: Path) -> None:
+    print(f"\n== {backend.label}: {jobs} no-op jobs, concurrency {concurrency}/process, {repeat} runs ==", flush=True)
+    bases = []
+    for _ in range(repeat):
+        backend.reset()
+        bases.append(asyncio.run(baseline(backend, min(jobs, 1000))))
+    base = statistics.median(bases)
+    print(f"baseline  1 loop, claim 1 + finish 1 per job (same SQL)  jobs/s {spread(bases)}", flush=True)
     for processes in (1, 4):
-        rate_done, insert_rate = throughput(backend, jobs, processes, concurrency, log_dir)
+        results = [throughput(backend, jobs, processes, concurrency, log_dir) for _ in range(repeat)]
+        done = [r[0] for r in results]
+        inserts = statistics.median([r[1] for r in results])
         print(
-            f"harken    {processes} worker process(es)                    {rate_done:8.0f} jobs/s"
-            f"   ({rate_done / base:4.1f}x baseline; enqueue {insert_rate:.0f} jobs/s)",
+            f"harken    {processes} worker process(es)                    jobs/s {spread(done)}"
+            f"  = {statistics.median(done) / base:.1f}x baseline; enqueue {inserts:.0f} jobs/s",
             flush=True,
         )
-    lat = latency(backend, 4, rate, seconds, log_dir)
-    print(
-        f"latency   4 workers, {rate:.0f} enqueues/s (1 per txn), poll 1 s: commit→claim "
-        f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms ({lat['jobs']} jobs)",
-        flush=True,
-    )
+    for label, lat in (
+        ("4 standalone workers, poll 1 s", latency(backend, 4, rate, seconds, log_dir)),
+        ("in-process worker (serve)     ", latency_in_process(backend, rate, seconds)),
+    ):
+        print(
+            f"latency   {label}, {rate:.0f} enqueues/s (1 per txn): commit→claim "
+            f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms ({lat['jobs']} jobs)",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -262,16 +308,18 @@ def main() -> None:
         default=os.environ.get("HARKEN_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
         help="PostgreSQL server URL (a throwaway database is created on it)",
     )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per throughput figure (median shown)")
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    print(f"cores: {os.cpu_count()}  python {sys.version.split()[0]}  load avg {os.getloadavg()}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"cores: {os.cpu_count()}  python {sys.version.split()[0]}  load average before: {load}")
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = Path(tmp)
         if not args.no_sqlite:
             backend = sqlite_backend(log_dir)
             try:
-                run(backend, args.jobs // 2, args.concurrency, args.rate, args.seconds, log_dir)
+                run(backend, args.jobs // 2, args.concurrency, args.rate, args.seconds, args.repeat, log_dir)
             finally:
                 backend.close()
         if not args.no_pg:
@@ -281,7 +329,7 @@ def main() -> None:
                 print(f"\nPostgreSQL skipped: {exc}")
                 return
             try:
-                run(backend, args.jobs, args.concurrency, args.rate, args.seconds, log_dir)
+                run(backend, args.jobs, args.concurrency, args.rate, args.seconds, args.repeat, log_dir)
             finally:
                 backend.close()
 

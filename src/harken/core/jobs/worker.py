@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
+from harken.core.context import workspace_id_var
 from harken.core.db import Database, UTCDateTime, new_id, utcnow
 from harken.core.jobs.models import ACTIVE_PREDICATE, Job, JobSchedule, JobStatus
 from harken.core.jobs.queue import (
@@ -146,21 +147,26 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         poll = max(0.01, self.settings.worker_poll_interval)
+        failures = 0  # consecutive database errors: back off (up to 10 s) while the database is away
         while not self._stopping.is_set():
             try:
                 await self._housekeeping()
-            except Exception:
-                logger.exception("worker %s: housekeeping failed", self.name)
+            except Exception as exc:
+                self._log_failure("housekeeping failed", exc, failures)
             free = self.concurrency - len(self._running)
             if free > 0 and self._handled:
                 self._notified = False
                 self._event.clear()
                 try:
                     rows = await self._flush_and_claim(free)
-                except Exception:
-                    logger.exception("worker %s: claim failed", self.name)
+                    failures = 0
+                except Exception as exc:
+                    self._log_failure("claim failed", exc, failures)
+                    failures += 1
                     rows = []
-                    await asyncio.sleep(poll)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(min(10.0, poll * 2**failures)):
+                            await self._stopping.wait()
                 self._more = len(rows) == free
                 for row in rows:
                     self._start(row)
@@ -172,6 +178,12 @@ class Worker:
                         await self._event.wait()
             # Let sibling jobs that finish in the same tick free their slots: claim in batches.
             await asyncio.sleep(0)
+
+    def _log_failure(self, what: str, exc: Exception, failures: int) -> None:
+        if failures == 0:
+            logger.exception("worker %s: %s", self.name, what)
+        elif failures % 20 == 0:
+            logger.error("worker %s: %s (%d times in a row): %s", self.name, what, failures + 1, _format_error(exc))
 
     def _start(self, row: dict[str, Any]) -> None:
         job_id = row["id"]
@@ -364,6 +376,7 @@ class Worker:
             await self._finish(job_id, JobStatus.failed, error="attempts exhausted")
             self._count(kind, "failed")
             return
+        workspace_id_var.set(row["workspace_id"])  # this task's context: logs carry the workspace
         ctx = JobContext(
             job_id=job_id,
             kind=kind,
