@@ -1,1 +1,30 @@
 """Background jobs of the campaigns domain."""
+
+from __future__ import annotations
+
+import logging
+
+from harken.campaigns import lifecycle
+from harken.campaigns.models import Campaign
+from harken.core.db import utcnow
+from harken.core.jobs import JobContext, Reschedule, job_handler
+
+logger = logging.getLogger("harken.campaigns")
+
+
+@job_handler("campaigns.release_invitations", max_attempts=5)
+async def release_invitations(ctx: JobContext) -> None:
+    """Send the invitations a campaign held until its `timeframe_start` (idempotent).
+
+    A paused campaign is left alone (resuming it invites); a moved start date reschedules the job.
+    """
+    interview_id = str(ctx.payload.get("interview_id", ""))
+    async with ctx.db.session() as session:
+        campaign = await session.get(Campaign, interview_id)
+        if campaign is None or campaign.status != "active":
+            return
+        start = campaign.timeframe_start
+        if not campaign.start_immediately and start is not None and start > utcnow():
+            raise Reschedule(start)
+        invited = await lifecycle.invite_pending(session, campaign, base_url=ctx.settings.base_url)
+    logger.info("released %d held invitation(s) of campaign %s", invited, interview_id)
