@@ -139,7 +139,10 @@ class Worker:
             self._flush_event.set()
             with contextlib.suppress(Exception):
                 await flusher
-            await self._flush()  # anything the flusher could not write
+            try:
+                await self._flush()  # anything the flusher could not write
+            except Exception:
+                logger.exception("worker %s: %d finished jobs not recorded; they run again", self.name, len(self._done))
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)

@@ -34,7 +34,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_jobs_queue",
         "jobs",
-        [sa.text("priority DESC"), "run_at"],
+        [sa.desc("priority"), "run_at"],
         postgresql_where=sa.text(QUEUED),
         sqlite_where=sa.text(QUEUED),
     )
