@@ -26,7 +26,7 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +34,7 @@ from sqlalchemy import case, literal, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from harken.core.context import workspace_id_var
 from harken.core.db import Database, UTCDateTime, new_id, utcnow
@@ -224,6 +225,17 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
+    @contextlib.asynccontextmanager
+    async def _bookkeeping(self) -> AsyncIterator[AsyncSession]:
+        """A transaction on the queue's own state (claims, outcomes, leases). On PostgreSQL it commits
+        without waiting for the WAL flush (`synchronous_commit = off`): if the server crashes, the
+        last few bookkeeping writes may be lost, which only means a job runs again (at-least-once
+        already) or is requeued. Handlers' own transactions keep full durability."""
+        async with self.db.session() as session:
+            if not self.db.is_sqlite:
+                await session.execute(text("SET LOCAL synchronous_commit = off"))
+            yield session
+
     # -- housekeeping: periodic jobs and expired leases ----------------------------------------
 
     async def _housekeeping(self) -> None:
@@ -300,7 +312,7 @@ class Worker:
             .returning(Job.id, Job.kind, Job.status)
             .execution_options(synchronize_session=False)
         )
-        async with self.db.session() as session:
+        async with self._bookkeeping() as session:
             rows = (await session.execute(stmt)).all()
         for row in rows:
             outcome = "lease_expired" if row.status == JobStatus.queued.value else "lease_expired_failed"
@@ -314,7 +326,7 @@ class Worker:
 
     async def claim(self, limit: int) -> list[dict[str, Any]]:
         """Claim up to `limit` due queued jobs for this worker (attempts + 1, lease set)."""
-        async with self.db.session() as session:
+        async with self._bookkeeping() as session:
             result = await session.execute(self._claim_statement(limit))
             return [dict(row._mapping) for row in result]
 
@@ -324,7 +336,7 @@ class Worker:
             return []  # idle polls never take SQLite's write lock
         job_ids, self._done = self._done, []
         try:
-            async with self.db.session() as session:
+            async with self._bookkeeping() as session:
                 if job_ids:
                     await session.execute(self._succeeded_statement(job_ids))
                 result = await session.execute(self._claim_statement(limit))
@@ -452,7 +464,7 @@ class Worker:
             return
         job_ids, self._done = self._done, []
         try:
-            async with self.db.session() as session:
+            async with self._bookkeeping() as session:
                 await session.execute(self._succeeded_statement(job_ids))
         except BaseException:
             self._done[:0] = job_ids
@@ -474,7 +486,7 @@ class Worker:
             if not job_ids:
                 continue
             try:
-                async with self.db.session() as session:
+                async with self._bookkeeping() as session:
                     await session.execute(
                         update(Job)
                         .where(self._owned(job_ids))
@@ -485,7 +497,7 @@ class Worker:
                 logger.exception("worker %s: lease renewal failed", self.name)
 
     async def _write(self, job_id: str, values: dict[str, Any]) -> None:
-        async with self.db.session() as session:
+        async with self._bookkeeping() as session:
             await session.execute(
                 update(Job).where(self._owned([job_id])).values(**values).execution_options(synchronize_session=False)
             )
