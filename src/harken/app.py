@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             if worker is not None and worker_task is not None:
                 worker.stop()
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(worker_task, timeout=35)
+                    await asyncio.wait_for(worker_task, timeout=settings.job_shutdown_grace_seconds + 10)
             await app.state.auth_cache.close()
             await db.dispose()
 

@@ -92,8 +92,13 @@ async def _bootstrap(db, bootstrap, settings):  # type: ignore[no-untyped-def]
 @app.command("worker")
 def worker_command(
     concurrency: Annotated[int | None, typer.Option(help="Jobs run at once.")] = None,
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="Only run these job kinds (repeatable).")] = None,
 ) -> None:
-    """Run a standalone job worker until SIGINT/SIGTERM (any number may run)."""
+    """Run a standalone job worker until SIGINT/SIGTERM (any number may run, on any machine).
+
+    The first SIGTERM/SIGINT stops claiming and lets running jobs finish for
+    HARKEN_JOB_SHUTDOWN_GRACE_SECONDS, then releases the rest to the queue; a second one releases
+    them at once. Extra handler modules: HARKEN_EXTRA_TASK_MODULES (comma-separated)."""
     from harken.core.jobs import Worker
     from harken.core.logging import configure_logging
 
@@ -104,10 +109,17 @@ def worker_command(
         import harken.models  # noqa: F401
 
         db = Database(settings.resolved_database_url)
-        worker = Worker(db, settings, concurrency=concurrency)
+        worker = Worker(db, settings, concurrency=concurrency, kinds=kind or None)
         loop = asyncio.get_running_loop()
+        signals = 0
+
+        def on_signal() -> None:
+            nonlocal signals
+            signals += 1
+            worker.stop(now=signals > 1)
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, worker.stop)
+            loop.add_signal_handler(sig, on_signal)
         try:
             await worker.run()
         finally:

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 30.0
     job_max_attempts: int = 5
     job_retention_hours: int = 24
+    job_failed_retention_hours: int = 30 * 24  # failed jobs stay inspectable (with their error) longer
+    job_shutdown_grace_seconds: float = 30.0  # SIGTERM: running jobs get this long, then are released
+    worker_listen: bool = True  # PostgreSQL: LISTEN/NOTIFY wakes workers on commit (polling stays as fallback)
+    # Comma-separated modules a worker imports besides `harken.tasks` (extra or test handlers).
+    extra_task_modules: str = ""
 
     # webhooks
     webhook_timeout_seconds: float = 10.0

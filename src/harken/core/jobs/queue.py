@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harken.core.db import new_id, utcnow
-from harken.core.jobs.models import Job, JobStatus
+from harken.core.jobs.models import ACTIVE_PREDICATE, Job, JobStatus
 
 if TYPE_CHECKING:
     from harken.core.db import Database
@@ -33,7 +34,7 @@ class JobSpec:
     timeout: float | None = None
 
     def backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter in [delay/2, delay]."""
+        """Exponential backoff (base * 2^(attempt-1), capped) with jitter: uniform in [delay/2, delay]."""
         delay = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempt - 1)))
         return delay / 2 + random.random() * delay / 2
 
@@ -101,6 +102,15 @@ def periodic(kind: str, *, every: timedelta) -> Callable[[Handler], Handler]:
     return register
 
 
+def load_task_modules(settings: Settings) -> None:
+    """Import every domain's handlers (`harken.tasks`) and `settings.extra_task_modules`."""
+    import harken.tasks  # noqa: F401
+
+    for name in settings.extra_task_modules.split(","):
+        if name.strip():
+            importlib.import_module(name.strip())
+
+
 def registered_handlers() -> dict[str, JobSpec]:
     return dict(_HANDLERS)
 
@@ -135,7 +145,12 @@ async def enqueue(
     dedupe_key: str | None = None,
     priority: int = 0,
 ) -> str | None:
-    """Add a job inside the caller's transaction. Returns its id, or None if `dedupe_key` exists."""
+    """Add a job inside the caller's transaction (rolled back: no job). Returns the job id.
+
+    `dedupe_key`: at most one *unfinished* (queued or running) job per key. If one exists, nothing
+    is added and None is returned; once that job has finished (succeeded, failed, cancelled) the
+    key is free again. `run_at` or `delay` (seconds) defers the job; higher `priority` runs first.
+    """
     from harken.core.settings import get_settings
 
     now = utcnow()
@@ -162,11 +177,62 @@ async def enqueue(
     else:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         factory = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = factory(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        stmt = (
+            factory(Job)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text(ACTIVE_PREDICATE))
+        )
         result = await session.execute(stmt.returning(Job.id))
         job_id = result.scalar_one_or_none()
+    _arm_wake(session)
+    return job_id
+
+
+def _arm_wake(session: AsyncSession) -> None:
+    """Wake this process's workers once the caller's transaction commits (never on rollback)."""
     sync_session = session.sync_session
     if not sync_session.info.get("harken_wake_hook"):
         sync_session.info["harken_wake_hook"] = True
         event.listen(sync_session, "after_commit", _wake_workers, once=True)
-    return job_id
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    kind: str,
+    payloads: list[dict[str, Any]],
+    *,
+    workspace_id: str | None = None,
+    run_at: datetime | None = None,
+    delay: float | None = None,
+    max_attempts: int | None = None,
+    priority: int = 0,
+) -> list[str]:
+    """Add one job per payload in a single multi-row INSERT (same transaction rules as `enqueue`)."""
+    from harken.core.settings import get_settings
+
+    if not payloads:
+        return []
+    now = utcnow()
+    if run_at is None:
+        run_at = now + timedelta(seconds=delay) if delay else now
+    spec = _HANDLERS.get(kind)
+    attempts = max_attempts or (spec.max_attempts if spec and spec.max_attempts else None)
+    rows = [
+        {
+            "id": new_id(),
+            "kind": kind,
+            "payload": payload,
+            "workspace_id": workspace_id,
+            "status": JobStatus.queued.value,
+            "priority": priority,
+            "run_at": run_at,
+            "attempts": 0,
+            "max_attempts": attempts or get_settings().job_max_attempts,
+            "dedupe_key": None,
+            "created_at": now,
+        }
+        for payload in payloads
+    ]
+    await session.execute(insert(Job), rows)
+    _arm_wake(session)
+    return [row["id"] for row in rows]
