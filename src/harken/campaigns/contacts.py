@@ -49,8 +49,9 @@ async def _existing_emails(session: AsyncSession, campaign: Campaign) -> set[str
 
 @dataclass
 class AddResult:
-    created: list[Contact]
+    created: list[Contact]  # empty when called with load=False (and nothing was invited)
     skipped: list[SkippedContact]
+    count: int = 0
 
 
 async def add_contacts(
@@ -62,6 +63,7 @@ async def add_contacts(
     default_question_set_id: str | None = None,
     strict_duplicates: bool = False,
     single: bool = False,
+    load: bool = True,
 ) -> AddResult:
     """Insert contacts in one transaction; duplicates (by email) are skipped and reported."""
     _writable(campaign)
@@ -114,11 +116,12 @@ async def add_contacts(
     except IntegrityError as exc:  # a concurrent request added the same email meanwhile
         raise Conflict("A contact with one of these emails was added concurrently; retry the request") from exc
     ids = [row["id"] for row in rows]
-    created = await _load(session, ids)
-    if campaign.status == "active" and lifecycle.invitations_held_until(campaign) is None:
+    invite = campaign.status == "active" and lifecycle.invitations_held_until(campaign) is None
+    created = await _load(session, ids) if load or invite else []
+    if invite:
         await lifecycle.invite_contacts(session, campaign, created, base_url=base_url)
     campaign.updated_at = now
-    return AddResult(created, skipped)
+    return AddResult(created, skipped, len(rows))
 
 
 async def _load(session: AsyncSession, ids: list[str]) -> list[Contact]:

@@ -279,11 +279,12 @@ async def _import_csv(
         [row.contact for row in parsed.rows],
         base_url=base_url,
         default_question_set_id=question_set_id,
+        load=False,
     )
     errors = list(parsed.errors)
     errors.extend(f"line {parsed.rows[s.index].line}: {s.email} is already in this interview" for s in result.skipped)
     errors.sort(key=lambda e: int(e.split(":", 1)[0].removeprefix("line ")))
-    return ImportContactsOut(imported=len(result.created), skipped=len(errors), errors=errors)
+    return ImportContactsOut(imported=result.count, skipped=len(errors), errors=errors)
 
 
 _CSV_DOC = (
