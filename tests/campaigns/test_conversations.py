@@ -369,3 +369,22 @@ async def test_interviewer_recognition(api: Api, labels: tuple[str, str], agent:
     turns = [RawTurn(a, "What do you do?"), RawTurn(b, "I run ops."), RawTurn(a, "Why?"), RawTurn(b, "Because.")]
     roles = assign_roles(turns)
     assert roles[agent] == "agent" and list(roles.values()).count("agent") == 1
+
+
+async def test_nul_characters_never_reach_the_database(api: Api) -> None:
+    campaign, contacts = await api.ready(1)
+    iid = campaign["id"]
+    bad_contact = await api.post(f"/v1/interviews/{iid}/contacts", json={"name": "A\u0000B"})
+    assert bad_contact.status_code == 422
+    bad_turn = {"contact_id": contacts[0]["id"], "turns": [{"speaker": "agent", "text": "hi\u0000"}]}
+    assert (await api.post(f"/v1/interviews/{iid}/conversations/import", json=bad_turn)).status_code == 422
+    assert (await api.get(f"/v1/interviews/{iid}/conversations", params={"search": "a\u0000"})).status_code == 422
+    assert (await api.get(f"/v1/interviews/{iid}%00")).status_code == 404
+    assert (await api.get(f"/v1/interviews/{iid}/contacts/x%00y")).status_code == 404
+    assert (await api.get(f"/v1/interviews/{iid}/conversations/x%00")).status_code == 404
+    assert (await api.get("/v1/interviews", params={"project_id": "p\u0000"})).json() == []
+    as_file = json.dumps(
+        {"turns": [{"speaker": "agent", "text": "Why?\u0000"}, {"speaker": "participant", "text": "Because"}]}
+    )
+    response = await _upload(api, iid, "t.json", as_file.encode(), "application/json", contact_id=contacts[0]["id"])
+    assert response.status_code == 201 and response.json()["transcript"][0]["text"] == "Why?"

@@ -141,6 +141,10 @@ async def list_contacts(session: AsyncSession, campaign: Campaign, *, status: st
 
 
 async def get_contact(session: AsyncSession, campaign: Campaign, contact_id: str) -> Contact:
+    from harken.campaigns.service import valid_id
+
+    if not valid_id(contact_id):
+        raise NotFound("Contact not found")
     query = select(Contact).where(
         Contact.id == contact_id, Contact.interview_id == campaign.id, Contact.workspace_id == campaign.workspace_id
     )
@@ -251,7 +255,9 @@ async def follow_up(session: AsyncSession, campaign: Campaign, contact_ids: list
     """Remind invited/scheduled contacts; each reminder is a `conversations.send_reminder` job."""
     if campaign.status != "active":
         raise CampaignLocked(f"Reminders can only be sent in an active campaign (this one is {campaign.status})")
-    wanted = list(dict.fromkeys(contact_ids))
+    from harken.campaigns.service import valid_id
+
+    wanted = [i for i in dict.fromkeys(contact_ids) if valid_id(i)]
     contacts: list[Contact] = []
     for start in range(0, len(wanted), INSERT_CHUNK):
         chunk = wanted[start : start + INSERT_CHUNK]

@@ -70,6 +70,32 @@ COLUMN_FIELDS = (
 )
 
 
+def _reject_nul(value: Any, depth: int = 0) -> None:
+    """PostgreSQL text and JSONB cannot hold NUL characters: refuse them up front (422, not 500)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+    elif depth < 8 and isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, depth + 1)
+            _reject_nul(item, depth + 1)
+    elif depth < 8 and isinstance(value, list):
+        for item in value:
+            _reject_nul(item, depth + 1)
+
+
+class InputModel(BaseModel):
+    """Base of request bodies: unknown keys ignored, NUL characters refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _reject_nul(data)
+        return data
+
+
 def snap_duration(value: int | None) -> int:
     """Snap to 5, 10, 15, 20, 30 or 45 minutes: nearest, ties to the shorter; 0/None → 30."""
     if value is None or value == 0:
@@ -136,24 +162,24 @@ def _threshold(value: Any) -> float | None:
 # ---------------------------------------------------------------- question sets
 
 
-class ChoiceItem(BaseModel):
+class ChoiceItem(InputModel):
     model_config = ConfigDict(extra="allow")
     id: str | int
     label: str = Field(min_length=1)
 
 
-class RankingConfig(BaseModel):
+class RankingConfig(InputModel):
     model_config = ConfigDict(extra="allow")
     items: list[ChoiceItem] = Field(min_length=2)
 
 
-class MatrixConfig(BaseModel):
+class MatrixConfig(InputModel):
     model_config = ConfigDict(extra="allow")
     rows: list[ChoiceItem] = Field(min_length=1)
     columns: list[ChoiceItem] = Field(min_length=1)
 
 
-class RangeSliderConfig(BaseModel):
+class RangeSliderConfig(InputModel):
     model_config = ConfigDict(extra="allow")
     min: float
     max: float
@@ -175,7 +201,7 @@ _COMPONENT_CONFIGS: dict[str, type[BaseModel]] = {
 }
 
 
-class QuestionIn(BaseModel):
+class QuestionIn(InputModel):
     """A question; accepts the API names and the campaign-file names (`text`, `type`, `required`)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -214,7 +240,7 @@ class QuestionIn(BaseModel):
         return self
 
 
-class TopicMetadata(BaseModel):
+class TopicMetadata(InputModel):
     model_config = ConfigDict(extra="allow")
 
     priority: Priority = "required"
@@ -238,7 +264,7 @@ class TopicMetadata(BaseModel):
         return [] if value is None else value
 
 
-class QuestionSetCreate(BaseModel):
+class QuestionSetCreate(InputModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str = Field(min_length=1, max_length=500)
@@ -253,7 +279,7 @@ class QuestionSetCreate(BaseModel):
         return {} if value is None else value
 
 
-class QuestionSetUpdate(BaseModel):
+class QuestionSetUpdate(InputModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = Field(default=None, min_length=1, max_length=500)
@@ -263,7 +289,7 @@ class QuestionSetUpdate(BaseModel):
     questions: list[QuestionIn] | None = Field(default=None, max_length=200)
 
 
-class TopicIn(BaseModel):
+class TopicIn(InputModel):
     """An inline topic of `InterviewCreate.topics`, created as a question set."""
 
     model_config = ConfigDict(extra="ignore")
@@ -321,7 +347,7 @@ class QuestionSetOut(UTCModel):
 # ---------------------------------------------------------------- campaigns
 
 
-class _CampaignFields(BaseModel):
+class _CampaignFields(InputModel):
     """Every optional InterviewCreate field (shared by create and patch)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -450,7 +476,7 @@ class InterviewOut(UTCModel):
     scheduled_count: int = 0
 
 
-class PauseIn(BaseModel):
+class PauseIn(InputModel):
     model_config = ConfigDict(extra="ignore")
     reason: str | None = Field(default=None, max_length=64)
 
@@ -529,7 +555,7 @@ def _blank_to_none(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(InputModel):
     """A contact. Unknown keys are ignored; header-style keys (`Full name`, `E-mail`) are accepted."""
 
     model_config = ConfigDict(extra="ignore")
@@ -589,7 +615,7 @@ class ContactCreate(BaseModel):
         return value
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(InputModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = Field(default=None, min_length=1, max_length=500)
@@ -608,7 +634,7 @@ class ContactUpdate(BaseModel):
         return ContactCreate._email(value)
 
 
-class BulkContactsIn(BaseModel):
+class BulkContactsIn(InputModel):
     contacts: list[ContactCreate] = Field(max_length=5000)
 
 
@@ -652,7 +678,7 @@ class ImportContactsOut(BaseModel):
     errors: list[str]
 
 
-class RescheduleIn(BaseModel):
+class RescheduleIn(InputModel):
     model_config = ConfigDict(extra="ignore")
     new_time: datetime | None = None
 
@@ -664,7 +690,7 @@ class RescheduleOut(UTCModel):
     message: str
 
 
-class CancelIn(BaseModel):
+class CancelIn(InputModel):
     model_config = ConfigDict(extra="ignore")
     mark_as_skipped: bool = False
 
@@ -676,7 +702,7 @@ class CancelOut(BaseModel):
     message: str
 
 
-class FollowUpIn(BaseModel):
+class FollowUpIn(InputModel):
     model_config = ConfigDict(extra="ignore")
     contact_ids: list[str] = Field(min_length=1, max_length=5000)
     message: str | None = Field(default=None, max_length=5000)

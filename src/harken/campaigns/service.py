@@ -32,7 +32,14 @@ CONTACT_STATUSES = ("pending", "invited", "scheduled", "in_progress", "completed
 SCHEDULED_STATES = ("invited", "scheduled")
 
 
+def valid_id(value: str | None) -> bool:
+    """Ids are short printable strings; anything else (NUL bytes, huge values) cannot exist."""
+    return value is not None and 0 < len(value) <= 64 and value.isprintable()
+
+
 async def get_campaign(session: AsyncSession, workspace_id: str, campaign_id: str, *, lock: bool = False) -> Campaign:
+    if not valid_id(campaign_id):
+        raise NotFound("Interview not found")
     query = select(Campaign).where(Campaign.id == campaign_id, Campaign.workspace_id == workspace_id)
     if lock:
         query = query.with_for_update()
@@ -79,6 +86,8 @@ async def list_campaigns(
     session: AsyncSession, workspace_id: str, *, project_id: str | None = None, status: str | None = None
 ) -> list[Campaign]:
     query = select(Campaign).where(Campaign.workspace_id == workspace_id)
+    if project_id is not None and not valid_id(project_id):
+        return []
     if project_id is not None:
         query = query.where(Campaign.project_id == project_id)
     if status is not None:

@@ -133,7 +133,8 @@ def read_json_turns(items: list[Any]) -> list[RawTurn]:
         if not isinstance(text, str):
             raise UnprocessableEntity("Each turn needs a text string")
         at, offset = parse_time_value(item.get("at", item.get("timestamp", item.get("start"))))
-        turns.append(RawTurn(str(speaker).strip() if speaker is not None else None, text, at, offset))
+        label = str(speaker).replace("\x00", "").strip() if speaker is not None else None
+        turns.append(RawTurn(label or None, text.replace("\x00", ""), at, offset))
     return turns
 
 
@@ -232,7 +233,7 @@ class FileTranscript:
 def read_file(data: bytes, filename: str | None, content_type: str | None) -> FileTranscript:
     """Detect the format (extension, content type, then content) and read the turns."""
     text, _ = decode_text(data, what="transcript")
-    stripped = text.lstrip("\ufeff \t\r\n")
+    stripped = text.replace("\x00", "").lstrip("\ufeff \t\r\n")
     name = (filename or "").lower()
     ctype = (content_type or "").lower()
     if name.endswith(".json") or "json" in ctype or stripped[:1] in "[{":

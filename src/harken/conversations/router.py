@@ -30,9 +30,11 @@ async def list_conversations(
     interview_id: str,
     auth: InterviewsAuth,
     session: DbSession,
-    department: str | None = Query(default=None, max_length=500),
-    job_title: str | None = Query(default=None, max_length=500),
-    search: str | None = Query(default=None, max_length=500, description="In names, summaries and transcripts"),
+    department: str | None = Query(default=None, max_length=500, pattern=r"^[^\x00]*$"),
+    job_title: str | None = Query(default=None, max_length=500, pattern=r"^[^\x00]*$"),
+    search: str | None = Query(
+        default=None, max_length=500, pattern=r"^[^\x00]*$", description="In names, summaries and transcripts"
+    ),
     status: ConversationStatus | None = Query(default=None),
     limit: int = Query(default=100, ge=1, le=500),
     offset: int = Query(default=0, ge=0),

@@ -188,6 +188,10 @@ async def import_conversation(
 
 
 async def get_conversation(session: AsyncSession, campaign: Campaign, conversation_id: str) -> Conversation:
+    from harken.campaigns.service import valid_id
+
+    if not valid_id(conversation_id):
+        raise NotFound("Conversation not found")
     query = select(Conversation).where(
         Conversation.id == conversation_id,
         Conversation.interview_id == campaign.id,
