@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -84,10 +84,13 @@ def _reject_nul(value: Any, depth: int = 0) -> None:
             _reject_nul(item, depth + 1)
 
 
-class InputModel(BaseModel):
-    """Base of request bodies: unknown keys ignored, NUL characters refused."""
+SortOrder = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 
-    model_config = ConfigDict(extra="ignore")
+
+class InputModel(BaseModel):
+    """Base of request bodies: unknown keys ignored, NUL characters and NaN/Infinity refused."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -209,7 +212,7 @@ class QuestionIn(InputModel):
     id: str | None = None
     question_text: str = Field(min_length=1, max_length=5000)
     is_required: bool = False
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     question_type: QuestionType = "open_ended"
     options: list[str] = Field(default_factory=list, max_length=200)
     component_config: dict[str, Any] | None = None
@@ -269,7 +272,7 @@ class QuestionSetCreate(InputModel):
 
     name: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20000)
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     topic_metadata: TopicMetadata = Field(default_factory=TopicMetadata)
     questions: list[QuestionIn] = Field(default_factory=list, max_length=200)
 
@@ -284,7 +287,7 @@ class QuestionSetUpdate(InputModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20000)
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     topic_metadata: TopicMetadata | None = None
     questions: list[QuestionIn] | None = Field(default=None, max_length=200)
 

@@ -105,8 +105,13 @@ def parse_time_value(value: Any) -> tuple[datetime | None, float | None]:
     if isinstance(value, bool):
         return None, None
     if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None, None
         if value > 1e8:
-            return datetime.fromtimestamp(float(value), UTC), None
+            try:
+                return datetime.fromtimestamp(float(value), UTC), None
+            except (OverflowError, ValueError, OSError):
+                return None, None
         return None, float(value) if value >= 0 else None
     if isinstance(value, str):
         text = value.strip()
@@ -336,10 +341,16 @@ def normalize(
     offsets = [t.offset for t in turns if t.offset is not None]
     anchor = started_at
     if anchor is None and offsets:
-        anchor = (ended_at or utcnow()) - timedelta(seconds=max(offsets))
+        try:
+            anchor = (ended_at or utcnow()) - timedelta(seconds=max(offsets))
+        except OverflowError as exc:
+            raise UnprocessableEntity("A turn's time offset is out of range") from exc
     for turn in turns:
         if turn.at is None and turn.offset is not None and anchor is not None:
-            turn.at = anchor + timedelta(seconds=turn.offset)
+            try:
+                turn.at = anchor + timedelta(seconds=turn.offset)
+            except OverflowError as exc:
+                raise UnprocessableEntity("A turn's time offset is out of range") from exc
     if all(t.at is not None for t in turns):
         ordered = sorted(turns, key=lambda t: t.at)  # type: ignore[arg-type,return-value]  # stable
         if ordered != turns:

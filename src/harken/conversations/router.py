@@ -37,7 +37,7 @@ async def list_conversations(
     ),
     status: ConversationStatus | None = Query(default=None),
     limit: int = Query(default=100, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=100_000_000),
 ) -> ConversationList:
     """The campaign's conversations with department and job-title facets."""
     campaign = await campaign_service.get_campaign(session, auth.workspace_id, interview_id)

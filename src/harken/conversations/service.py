@@ -32,6 +32,8 @@ from harken.core.errors import CampaignLocked, Conflict, NotFound
 from harken.core.jobs import enqueue
 from harken.webhooks.events import emit
 
+MAX_DURATION_MINUTES = 7 * 24 * 60  # a week: anything longer is a clock error, not an interview
+
 
 async def complete_conversation(
     session: AsyncSession, conversation: Conversation, *, ended_at: datetime | None = None
@@ -59,7 +61,8 @@ async def complete_conversation(
     if conversation.started_at is None:
         conversation.started_at = started
     if conversation.duration_minutes is None:
-        conversation.duration_minutes = max(0, round((ended - started).total_seconds() / 60))
+        minutes = round((ended - started).total_seconds() / 60)
+        conversation.duration_minutes = min(MAX_DURATION_MINUTES, max(0, minutes))
     contact = await session.get(Contact, conversation.contact_id)
     if contact is None:  # deleted meanwhile: nothing else to update
         return True
