@@ -49,7 +49,7 @@ async def _existing_emails(session: AsyncSession, campaign: Campaign) -> set[str
 
 @dataclass
 class AddResult:
-    created: list[Contact]  # empty when called with load=False (and nothing was invited)
+    created: list[Contact] | list[dict[str, Any]]  # rows as dicts unless invited; empty with load=False
     skipped: list[SkippedContact]
     count: int = 0
 
@@ -117,7 +117,10 @@ async def add_contacts(
         raise Conflict("A contact with one of these emails was added concurrently; retry the request") from exc
     ids = [row["id"] for row in rows]
     invite = campaign.status == "active" and lifecycle.invitations_held_until(campaign) is None
-    created = await _load(session, ids) if load or invite else []
+    if invite:
+        created = await _load(session, ids)
+    else:  # the rows as written, without reading them back
+        created = rows if load else []
     if invite:
         await lifecycle.invite_contacts(session, campaign, created, base_url=base_url)
     campaign.updated_at = now

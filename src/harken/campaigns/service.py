@@ -202,9 +202,9 @@ async def one_interview_out(session: AsyncSession, campaign: Campaign) -> Interv
     return (await interview_outs(session, [campaign]))[0]
 
 
-def contact_out(contact: Contact, base_url: str) -> ContactOut:
+def contact_out(contact: Contact | dict[str, Any], base_url: str) -> ContactOut:
     out = ContactOut.model_validate(contact)
-    out.meeting_url = lifecycle.meeting_url(base_url, contact.booking_token)
+    out.meeting_url = lifecycle.meeting_url(base_url, out.booking_token)
     return out
 
 
