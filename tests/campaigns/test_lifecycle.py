@@ -339,3 +339,35 @@ async def test_delete_removes_children(api: Api) -> None:
     async with api.app.state.db.session() as session:
         left = (await session.execute(select(Contact).where(Contact.interview_id == iid))).all()
     assert left == []
+
+
+async def test_timeframe_end_pauses_the_campaign(api: Api) -> None:
+    from harken.campaigns.tasks import end_timeframe
+    from harken.core.jobs import JobContext, Reschedule
+
+    end = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0)
+    campaign, _ = await api.ready(1, timeframe_end=end.isoformat())
+    iid = campaign["id"]
+    await api.post(f"/v1/interviews/{iid}/start")
+    jobs = await api.jobs("campaigns.end_timeframe")
+    assert len(jobs) == 1 and jobs[0].run_at == end
+    ctx = JobContext(
+        "j",
+        "campaigns.end_timeframe",
+        {"interview_id": iid},
+        1,
+        5,
+        api.tenant.workspace_id,
+        api.app.state.db,
+        api.app.state.settings,
+    )
+    with pytest.raises(Reschedule):
+        await end_timeframe(ctx)
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    assert (await api.patch(f"/v1/interviews/{iid}", {"timeframe_end": past})).status_code == 200
+    await end_timeframe(ctx)
+    await end_timeframe(ctx)  # idempotent: already paused
+    assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "paused"
+    assert [e["data"] for e in await api.events("campaign.paused")] == [
+        {"interview_id": iid, "reason": "timeframe_ended"}
+    ]

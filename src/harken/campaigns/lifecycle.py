@@ -90,6 +90,7 @@ async def start_campaign(session: AsyncSession, campaign: Campaign, *, base_url:
         event_type="campaign.started",
         data={"interview_id": campaign.id, "name": campaign.name, "contact_count": contacts},
     )
+    await schedule_timeframe_end(session, campaign)
     held = invitations_held_until(campaign, now)
     if held is not None:
         await schedule_release(session, campaign, held)
@@ -203,6 +204,19 @@ async def enqueue_synthesis(session: AsyncSession, campaign: Campaign) -> str | 
         {"interview_id": campaign.id},
         workspace_id=campaign.workspace_id,
         dedupe_key=f"knowledge.synthesize:{campaign.id}:{generation}",
+    )
+
+
+async def schedule_timeframe_end(session: AsyncSession, campaign: Campaign) -> None:
+    """At `timeframe_end` an active campaign pauses itself (`campaign.paused`, `timeframe_ended`)."""
+    if campaign.timeframe_end is None:
+        return
+    await enqueue(
+        session,
+        "campaigns.end_timeframe",
+        {"interview_id": campaign.id},
+        workspace_id=campaign.workspace_id,
+        run_at=campaign.timeframe_end,
     )
 
 

@@ -127,6 +127,8 @@ async def update_campaign(
     if sent:
         campaign.updated_at = utcnow()
     await session.flush()
+    if "timeframe_end" in sent and campaign.status in {"active", "paused"}:
+        await lifecycle.schedule_timeframe_end(session, campaign)
     target = body.status
     if target is not None and target != campaign.status:
         await _patch_status(session, campaign, target, base_url=base_url)
