@@ -116,6 +116,22 @@ def worker_command(
     asyncio.run(main())
 
 
+@app.command("mcp")
+def mcp_command(
+    api_key: Annotated[str | None, typer.Option(envvar="HARKEN_API_KEY", help="Key with the 'mcp' scope.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Reach a running Harken over HTTP instead of in-process.")
+    ] = None,
+) -> None:
+    """Serve Harken's MCP tools on stdio for AI agents."""
+    from harken.mcp.main import run_stdio
+
+    if not api_key:
+        console.print("[red]an API key with the 'mcp' scope is needed (--api-key or HARKEN_API_KEY)[/red]")
+        raise typer.Exit(2)
+    asyncio.run(run_stdio(get_settings(), api_key, base_url))
+
+
 @workspaces_app.command("create")
 def workspaces_create(name: str, json_output: JsonFlag = False) -> None:
     """Create a workspace."""

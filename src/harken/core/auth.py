@@ -122,9 +122,25 @@ class RequireScope:
         limiter = getattr(request.app.state, "rate_limiter", None)
         if limiter is not None:
             await limiter.hit(request, principal)
-        if self.scope is not None and not principal.has_scope(self.scope):
+        if (
+            self.scope is not None
+            and not principal.has_scope(self.scope)
+            and not _mcp_grants(request, principal, self.scope)
+        ):
             raise InsufficientScope(f"This route needs the '{self.scope}' scope")
         return principal
+
+
+# Scopes whose read and query routes the MCP server's tools expose to an `mcp` key.
+MCP_READABLE_SCOPES = frozenset({"interviews", "exports", "surveys"})
+
+
+def _mcp_grants(request: Request, principal: Principal, scope: str) -> bool:
+    """A call made by Harken's own MCP server (marked in the ASGI scope, which clients cannot set)
+    for an `mcp` key: reads, plus the graph query, of the scopes its tools expose."""
+    if scope not in MCP_READABLE_SCOPES or request.scope.get("harken.via") != "mcp" or not principal.has_scope("mcp"):
+        return False
+    return request.method == "GET" or request.url.path.endswith("/graph/query")
 
 
 AnyAuth = Annotated[Principal, Depends(RequireScope(None))]
