@@ -371,3 +371,16 @@ async def test_timeframe_end_pauses_the_campaign(api: Api) -> None:
     assert [e["data"] for e in await api.events("campaign.paused")] == [
         {"interview_id": iid, "reason": "timeframe_ended"}
     ]
+
+
+async def test_starting_a_campaign_whose_contacts_all_finished_completes_it(api: Api) -> None:
+    campaign, contacts = await api.ready(1)
+    iid = campaign["id"]
+    turns = [{"speaker": "agent", "text": "Why?"}, {"speaker": "participant", "text": "Because."}]
+    await api.post(f"/v1/interviews/{iid}/conversations/import", json={"contact_id": contacts[0]["id"], "turns": turns})
+    response = await api.post(f"/v1/interviews/{iid}/start")
+    assert response.status_code == 200 and response.json()["interview"]["status"] == "completed"
+    assert [e["type"] for e in await api.events() if e["type"].startswith("campaign.")] == [
+        "campaign.started",
+        "campaign.completed",
+    ]

@@ -96,6 +96,9 @@ async def start_campaign(session: AsyncSession, campaign: Campaign, *, base_url:
         await schedule_release(session, campaign, held)
         return 0, f"Campaign started. Invitations to {contacts} contact(s) are scheduled for {isoformat(held)}."
     invited = await invite_pending(session, campaign, base_url=base_url)
+    if invited == 0 and await autocomplete_if_done(session, campaign.id):
+        # every contact had already finished (imported interviews): nothing left to run
+        return 0, "Campaign started and completed: every contact had already finished."
     return invited, f"Campaign started. {invited} contact(s) invited."
 
 
