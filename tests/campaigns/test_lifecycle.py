@@ -384,3 +384,24 @@ async def test_starting_a_campaign_whose_contacts_all_finished_completes_it(api:
         "campaign.started",
         "campaign.completed",
     ]
+
+
+async def test_concurrent_imports_cancels_and_starts_never_deadlock(api: Api) -> None:
+    """Every writer takes the campaign row first, so racing requests queue instead of deadlocking."""
+    campaign, contacts = await api.ready(6)
+    iid = campaign["id"]
+    turns = [{"speaker": "agent", "text": "Why?"}, {"speaker": "participant", "text": "Because."}]
+    calls = [api.post(f"/v1/interviews/{iid}/start")]
+    calls += [
+        api.post(f"/v1/interviews/{iid}/conversations/import", json={"contact_id": c["id"], "turns": turns})
+        for c in contacts[:4]
+    ]
+    calls += [
+        api.post(f"/v1/interviews/{iid}/contacts/{c['id']}/cancel", json={"mark_as_skipped": True})
+        for c in contacts[4:]
+    ]
+    responses = await asyncio.gather(*calls)
+    assert [r.status_code for r in responses] == [200, 201, 201, 201, 201, 200, 200], [r.text for r in responses]
+    assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "completed"
+    assert len(await api.events("campaign.completed")) == 1
+    assert len(await api.events("interview.completed")) == 4

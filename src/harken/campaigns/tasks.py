@@ -21,7 +21,7 @@ async def release_invitations(ctx: JobContext) -> None:
     """
     interview_id = str(ctx.payload.get("interview_id", ""))
     async with ctx.db.session() as session:
-        campaign = await session.get(Campaign, interview_id)
+        campaign = await session.get(Campaign, interview_id, with_for_update=True)
         if campaign is None or campaign.status != "active":
             return
         start = campaign.timeframe_start
@@ -39,7 +39,7 @@ async def end_timeframe(ctx: JobContext) -> None:
     """
     interview_id = str(ctx.payload.get("interview_id", ""))
     async with ctx.db.session() as session:
-        campaign = await session.get(Campaign, interview_id)
+        campaign = await session.get(Campaign, interview_id, with_for_update=True)
         if campaign is None or campaign.status != "active" or campaign.timeframe_end is None:
             return
         if campaign.timeframe_end > utcnow():

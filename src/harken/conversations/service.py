@@ -42,10 +42,13 @@ async def complete_conversation(
 
     Must run inside the caller's transaction (the request's session or a job's short session).
     """
-    await session.flush()
     # Completions of one campaign are serialized, so the "every contact done?" check below sees
     # every earlier completion (PostgreSQL row lock; SQLite write transactions already queue).
-    await lifecycle.lock_campaign(session, conversation.interview_id)
+    # The campaign is locked before this transaction's pending contact/conversation changes are
+    # flushed: every writer takes the campaign row first, so writers never deadlock.
+    with session.no_autoflush:
+        await lifecycle.lock_campaign(session, conversation.interview_id)
+    await session.flush()
     now = utcnow()
     ended = ended_at or conversation.ended_at or now
     moved = await session.execute(
