@@ -276,9 +276,11 @@ async def list_conversations(
     limit: int = 100,
     offset: int = 0,
 ) -> ConversationList:
+    # The workspace is checked on the contact side: SQLite then walks the (interview_id, status)
+    # index of conversations instead of every conversation of the workspace.
     base_filter = (
         Conversation.interview_id == campaign.id,
-        Conversation.workspace_id == campaign.workspace_id,
+        Contact.workspace_id == campaign.workspace_id,
     )
 
     def filtered(query: Select[Any]) -> Select[Any]:
@@ -309,12 +311,13 @@ async def list_conversations(
             .offset(offset)
         )
     ).all()
+    # Facets: the departments and job titles of contacts that have a conversation here (read from
+    # the contacts index, not by joining every conversation row).
+    has_conversation = select(Conversation.id).where(Conversation.contact_id == Contact.id).exists()
     facets = (
         select(Contact.department, Contact.job_title)
         .distinct()
-        .select_from(Conversation)
-        .join(Contact, Contact.id == Conversation.contact_id)
-        .where(*base_filter)
+        .where(Contact.interview_id == campaign.id, Contact.workspace_id == campaign.workspace_id, has_conversation)
     )
     facet_rows = (await session.execute(facets)).all()
     departments = sorted({r[0] for r in facet_rows if r[0]}, key=str.lower)
