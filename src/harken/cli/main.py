@@ -246,5 +246,10 @@ def keys_revoke(
         console.print(f"revoked {key.id}")
 
 
+from harken.cli.demo import demo_command  # noqa: E402 - the demo command lives in its own module
+
+app.command("demo")(demo_command)
+
+
 if __name__ == "__main__":
     app()
