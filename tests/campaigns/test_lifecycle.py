@@ -405,3 +405,36 @@ async def test_concurrent_imports_cancels_and_starts_never_deadlock(api: Api) ->
     assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "completed"
     assert len(await api.events("campaign.completed")) == 1
     assert len(await api.events("interview.completed")) == 4
+
+
+async def test_agent_style_completion_racing_cancel_follow_up_and_import(api: Api) -> None:
+    """The respondent channel locks contact then conversation, then completes: no deadlock with routes."""
+    from harken.conversations.service import complete_conversation
+
+    campaign, contacts = await api.ready(2)
+    iid = campaign["id"]
+    await api.post(f"/v1/interviews/{iid}/start")
+    first, second = contacts[0]["id"], contacts[1]["id"]
+
+    async def agent_finishes() -> bool:
+        async with api.app.state.db.session() as session:
+            await session.execute(select(Contact.id).where(Contact.id == first).with_for_update())
+            conv = (
+                await session.execute(select(Conversation).where(Conversation.contact_id == first).with_for_update())
+            ).scalar_one()
+            await asyncio.sleep(0.05)  # the other requests queue up meanwhile
+            return await complete_conversation(session, conv)
+
+    turns = [{"speaker": "agent", "text": "Why?"}, {"speaker": "participant", "text": "Because."}]
+    results = await asyncio.gather(
+        agent_finishes(),
+        api.post(f"/v1/interviews/{iid}/contacts/{first}/cancel", json={"mark_as_skipped": True}),
+        api.post(f"/v1/interviews/{iid}/contacts/follow-up", json={"contact_ids": [first, second]}),
+        api.post(f"/v1/interviews/{iid}/conversations/import", json={"contact_id": second, "turns": turns}),
+    )
+    completed, cancel, follow, imported = results
+    assert cancel.status_code in (200, 409) and follow.status_code in (200, 409) and imported.status_code == 201
+    status = (await api.get(f"/v1/interviews/{iid}/contacts/{first}")).json()["status"]
+    assert (completed, cancel.status_code, status) in {(True, 409, "completed"), (False, 200, "skipped")}
+    assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "completed"
+    assert len(await api.events("campaign.completed")) == 1

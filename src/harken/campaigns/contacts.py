@@ -143,7 +143,7 @@ async def list_contacts(session: AsyncSession, campaign: Campaign, *, status: st
     return list((await session.execute(query.order_by(Contact.created_at, Contact.id))).scalars())
 
 
-async def get_contact(session: AsyncSession, campaign: Campaign, contact_id: str) -> Contact:
+async def get_contact(session: AsyncSession, campaign: Campaign, contact_id: str, *, lock: bool = False) -> Contact:
     from harken.campaigns.service import valid_id
 
     if not valid_id(contact_id):
@@ -151,6 +151,8 @@ async def get_contact(session: AsyncSession, campaign: Campaign, contact_id: str
     query = select(Contact).where(
         Contact.id == contact_id, Contact.interview_id == campaign.id, Contact.workspace_id == campaign.workspace_id
     )
+    if lock:
+        query = query.with_for_update(key_share=True)
     contact = (await session.execute(query)).scalar_one_or_none()
     if contact is None:
         raise NotFound("Contact not found")

@@ -90,7 +90,7 @@ async def update_interview(
 ) -> InterviewOut:
     """Change any create field; `status` only along legal transitions (else 409 `campaign_locked`)."""
     auth.check_workspace(body.workspace_id)
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     await service.update_campaign(session, campaign, body, base_url=base_url)
     return await service.one_interview_out(session, campaign)
 
@@ -98,7 +98,7 @@ async def update_interview(
 @router.delete("/{interview_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 409))
 async def delete_interview(interview_id: str, auth: InterviewsAuth, session: DbSession) -> Response:
     """Delete a draft or completed campaign with its contacts and conversations."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     await service.delete_campaign(session, campaign)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -122,7 +122,7 @@ async def interview_progress(interview_id: str, auth: InterviewsAuth, session: D
 @router.post("/{interview_id}/start", response_model=StartOut, responses=responses(404, 409))
 async def start_interview(interview_id: str, auth: InterviewsAuth, session: DbSession, base_url: BaseUrl) -> StartOut:
     """draft → active: invites every pending contact (or holds invitations until `timeframe_start`)."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     invited, message = await lifecycle.start_campaign(session, campaign, base_url=base_url)
     return StartOut(
         interview=await service.one_interview_out(session, campaign), scheduled_count=invited, message=message
@@ -134,7 +134,7 @@ async def pause_interview(
     interview_id: str, auth: InterviewsAuth, session: DbSession, body: PauseIn | None = None
 ) -> InterviewOut:
     """active → paused: no new conversation starts; running ones finish."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     await lifecycle.pause_campaign(session, campaign, reason=body.reason if body else None)
     return await service.one_interview_out(session, campaign)
 
@@ -144,7 +144,7 @@ async def resume_interview(
     interview_id: str, auth: InterviewsAuth, session: DbSession, base_url: BaseUrl
 ) -> InterviewOut:
     """paused → active; contacts added meanwhile are invited."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     await lifecycle.resume_campaign(session, campaign, base_url=base_url)
     return await service.one_interview_out(session, campaign)
 
@@ -152,7 +152,7 @@ async def resume_interview(
 @router.post("/{interview_id}/complete", response_model=InterviewOut, responses=responses(404, 409))
 async def complete_interview(interview_id: str, auth: InterviewsAuth, session: DbSession) -> InterviewOut:
     """Close the campaign now (also a draft holding imported conversations) and start synthesis."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     await lifecycle.complete_campaign(session, campaign)
     return await service.one_interview_out(session, campaign)
 
@@ -162,7 +162,7 @@ async def complete_interview(interview_id: str, auth: InterviewsAuth, session: D
 )
 async def resync_interview(interview_id: str, auth: InterviewsAuth, session: DbSession) -> ResyncOut:
     """Re-run synthesis (a `knowledge.synthesize` job)."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     job_id = await lifecycle.enqueue_synthesis(session, campaign)
     return ResyncOut(status="queued", job_id=job_id)
 
@@ -180,7 +180,7 @@ async def create_question_set(
     interview_id: str, body: QuestionSetCreate, auth: InterviewsAuth, session: DbSession
 ) -> QuestionSetOut:
     """Add a topic with its metadata and questions."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     return question_sets.question_set_out(await question_sets.create_question_set(session, campaign, body))
 
 
@@ -207,7 +207,7 @@ async def update_question_set(
     interview_id: str, question_set_id: str, body: QuestionSetUpdate, auth: InterviewsAuth, session: DbSession
 ) -> QuestionSetOut:
     """Edit a topic (also on an active campaign; a completed synthesis becomes `stale`)."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     question_set = await question_sets.get_question_set(session, campaign, question_set_id)
     return question_sets.question_set_out(
         await question_sets.update_question_set(session, campaign, question_set, body)
@@ -223,7 +223,7 @@ async def delete_question_set(
     interview_id: str, question_set_id: str, auth: InterviewsAuth, session: DbSession
 ) -> Response:
     """Remove a topic; contacts assigned to it fall back to all topics."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     question_set = await question_sets.get_question_set(session, campaign, question_set_id)
     await question_sets.delete_question_set(session, campaign, question_set)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -242,7 +242,7 @@ async def add_contact(
     interview_id: str, body: ContactCreate, auth: InterviewsAuth, session: DbSession, base_url: BaseUrl
 ) -> ContactOut:
     """Add one contact (invited at once when the campaign is active). A duplicate email is 409."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     result = await contact_service.add_contacts(
         session, campaign, [body], base_url=base_url, strict_duplicates=True, single=True
     )
@@ -254,7 +254,7 @@ async def add_contacts_bulk(
     interview_id: str, body: BulkContactsIn, auth: InterviewsAuth, session: DbSession, base_url: BaseUrl
 ) -> BulkContactsOut:
     """Add up to 5,000 contacts in one transaction; emails already present are skipped (`skipped`)."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     result = await contact_service.add_contacts(session, campaign, body.contacts, base_url=base_url)
     return BulkContactsOut(
         created=[service.contact_out(c, base_url) for c in result.created],
@@ -271,7 +271,7 @@ async def _import_csv(
     base_url: str,
     question_set_id: str | None,
 ) -> ImportContactsOut:
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     parsed = parse_contacts_csv(await file.read())
     result = await contact_service.add_contacts(
         session,
@@ -333,7 +333,7 @@ async def follow_up_contacts(
     interview_id: str, body: FollowUpIn, auth: InterviewsAuth, session: DbSession
 ) -> FollowUpOut:
     """Send a reminder to invited or scheduled contacts (others are not counted)."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
     sent = await contact_service.follow_up(session, campaign, body.contact_ids, body.message)
     return FollowUpOut(sent_count=sent, message=f"Reminder queued for {sent} contact(s).")
 
@@ -366,8 +366,8 @@ async def update_contact(
     interview_id: str, contact_id: str, body: ContactUpdate, auth: InterviewsAuth, session: DbSession, base_url: BaseUrl
 ) -> ContactOut:
     """Edit a contact's details (a clashing email is 409)."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
-    contact = await contact_service.get_contact(session, campaign, contact_id)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
+    contact = await contact_service.get_contact(session, campaign, contact_id, lock=True)
     return service.contact_out(await contact_service.update_contact(session, campaign, contact, body), base_url)
 
 
@@ -376,8 +376,8 @@ async def update_contact(
 )
 async def delete_contact(interview_id: str, contact_id: str, auth: InterviewsAuth, session: DbSession) -> Response:
     """Remove a contact and its conversations (not while its interview is in progress)."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
-    contact = await contact_service.get_contact(session, campaign, contact_id)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
+    contact = await contact_service.get_contact(session, campaign, contact_id, lock=True)
     await contact_service.delete_contact(session, campaign, contact)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -394,8 +394,8 @@ async def reschedule_contact(
     body: RescheduleIn | None = None,
 ) -> RescheduleOut:
     """Book the contact's interview for `new_time` (now when omitted); fires `interview.scheduled`."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
-    contact = await contact_service.get_contact(session, campaign, contact_id)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
+    contact = await contact_service.get_contact(session, campaign, contact_id, lock=True)
     contact = await contact_service.reschedule(
         session, campaign, contact, body.new_time if body else None, base_url=base_url
     )
@@ -413,8 +413,8 @@ async def cancel_contact(
     interview_id: str, contact_id: str, auth: InterviewsAuth, session: DbSession, body: CancelIn | None = None
 ) -> CancelOut:
     """Cancel a contact's interview (`mark_as_skipped` counts it as done for auto-completion)."""
-    campaign = await service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
-    contact = await contact_service.get_contact(session, campaign, contact_id)
+    campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
+    contact = await contact_service.get_contact(session, campaign, contact_id, lock=True)
     contact = await contact_service.cancel(
         session, campaign, contact, mark_as_skipped=bool(body and body.mark_as_skipped)
     )

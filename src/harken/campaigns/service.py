@@ -42,7 +42,7 @@ async def get_campaign(session: AsyncSession, workspace_id: str, campaign_id: st
         raise NotFound("Interview not found")
     query = select(Campaign).where(Campaign.id == campaign_id, Campaign.workspace_id == workspace_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     campaign = (await session.execute(query)).scalar_one_or_none()
     if campaign is None:
         raise NotFound("Interview not found")

@@ -21,7 +21,8 @@ async def release_invitations(ctx: JobContext) -> None:
     """
     interview_id = str(ctx.payload.get("interview_id", ""))
     async with ctx.db.session() as session:
-        campaign = await session.get(Campaign, interview_id, with_for_update=True)
+        await lifecycle.lock_pending_contacts(session, interview_id)  # contacts before the campaign
+        campaign = await session.get(Campaign, interview_id)
         if campaign is None or campaign.status != "active":
             return
         start = campaign.timeframe_start

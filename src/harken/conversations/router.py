@@ -145,7 +145,7 @@ async def import_conversation(
     """Import a finished interview: JSON `{contact_id | contact, started_at, turns[]}`, or a multipart
     `file` (JSON turns, WebVTT with `<v Name>` voices, SRT, or `Speaker: text` lines) with `contact_id`
     or contact fields. The interviewer is recognised; the conversation counts as completed."""
-    campaign = await campaign_service.get_campaign(session, auth.workspace_id, interview_id, lock=True)
+    campaign = await campaign_service.get_campaign(session, auth.workspace_id, interview_id)
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("multipart/form-data"):
         form = await request.form()

@@ -38,22 +38,21 @@ MAX_DURATION_MINUTES = 7 * 24 * 60  # a week: anything longer is a clock error, 
 async def complete_conversation(
     session: AsyncSession, conversation: Conversation, *, ended_at: datetime | None = None
 ) -> bool:
-    """Finish a conversation (idempotent). Returns False when it was already completed.
+    """Finish a scheduled or in-progress conversation (idempotent). Returns False when it was
+    already completed or abandoned (its contact was cancelled meanwhile).
 
     Must run inside the caller's transaction (the request's session or a job's short session).
     """
+    await session.flush()
     # Completions of one campaign are serialized, so the "every contact done?" check below sees
     # every earlier completion (PostgreSQL row lock; SQLite write transactions already queue).
-    # The campaign is locked before this transaction's pending contact/conversation changes are
-    # flushed: every writer takes the campaign row first, so writers never deadlock.
-    with session.no_autoflush:
-        await lifecycle.lock_campaign(session, conversation.interview_id)
-    await session.flush()
+    # Lock order everywhere: contact, then conversation, then the campaign row (see lifecycle).
+    await lifecycle.lock_campaign(session, conversation.interview_id)
     now = utcnow()
     ended = ended_at or conversation.ended_at or now
     moved = await session.execute(
         update(Conversation)
-        .where(Conversation.id == conversation.id, Conversation.status != "completed")
+        .where(Conversation.id == conversation.id, Conversation.status.in_(lifecycle.OPEN_CONVERSATION_STATES))
         .values(status="completed", ended_at=ended, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -102,13 +101,15 @@ async def _contact_for_import(
     session: AsyncSession, campaign: Campaign, contact_id: str | None, contact_in: ContactCreate | None
 ) -> Contact:
     if contact_id is not None:
-        return await get_contact(session, campaign, contact_id)
+        return await get_contact(session, campaign, contact_id, lock=True)
     assert contact_in is not None
     key = normalize_email(contact_in.email)
     if key is not None:
         existing = (
             await session.execute(
-                select(Contact).where(Contact.interview_id == campaign.id, Contact.email_normalized == key)
+                select(Contact)
+                .where(Contact.interview_id == campaign.id, Contact.email_normalized == key)
+                .with_for_update(key_share=True)
             )
         ).scalar_one_or_none()
         if existing is not None:
