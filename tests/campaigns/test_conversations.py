@@ -22,9 +22,10 @@ async def _upload(api: Api, iid: str, filename: str, content: bytes, ctype: str 
     )
 
 
-async def test_import_the_labelled_campaign_like_score_synthesis(api: Api) -> None:
+@pytest.mark.parametrize("dataset", ["facility-ops", "saas-onboarding"])
+async def test_import_the_labelled_campaign_like_score_synthesis(api: Api, dataset: str) -> None:
     """The exact calls of tools/score_synthesis.py up to synthesis, with its .vtt/.txt files."""
-    ds = DATA / "facility-ops"
+    ds = DATA / dataset
     spec = json.loads((ds / "campaign.json").read_text())
     body = {k: v for k, v in spec.items() if k not in ("contacts", "topics")}
     campaign = await api.create(**body)
@@ -76,9 +77,10 @@ async def test_import_the_labelled_campaign_like_score_synthesis(api: Api) -> No
     completed = await api.post(f"/v1/interviews/{iid}/complete")
     assert completed.status_code == 200 and completed.json()["status"] == "completed"
     listing = (await api.get(f"/v1/interviews/{iid}/conversations", params={"limit": 500})).json()
-    assert listing["total"] == 10 and {i["status"] for i in listing["items"]} == {"completed"}
-    assert len(await api.events("interview.completed")) == 10
-    assert len(await api.jobs("knowledge.ingest_conversation")) == 10
+    n = len(spec["contacts"])
+    assert listing["total"] == n and {i["status"] for i in listing["items"]} == {"completed"}
+    assert len(await api.events("interview.completed")) == n
+    assert len(await api.jobs("knowledge.ingest_conversation")) == n
     assert [j.payload for j in await api.jobs("knowledge.synthesize")] == [{"interview_id": iid}]
 
 
