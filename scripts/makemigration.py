@@ -32,7 +32,7 @@ def main() -> None:
             command.revision(config, message=message, autogenerate=True, rev_id=rev_id, head=f"{domain}@head")
         else:
             command.revision(config, message=message, autogenerate=True, rev_id=rev_id, branch_label=domain,
-                             head="core@head", splice=True)
+                             head="core_0001", splice=True)
     for path in MIGRATIONS_DIR.joinpath("versions").glob(f"{rev_id}_*.py"):
         path.write_text(path.read_text().replace("astext_type=Text()", "astext_type=sa.Text()"))
         subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(path)], check=False)

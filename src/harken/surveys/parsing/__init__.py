@@ -1,0 +1,1 @@
+"""Questionnaire parsing: extraction, the offline programmer and the IR builder."""
