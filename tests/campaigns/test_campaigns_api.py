@@ -273,3 +273,29 @@ async def test_scope_is_required(api: Api) -> None:
     response = await api.client.get("/v1/interviews", headers={"X-API-Key": key})
     assert response.status_code == 403 and response.json()["code"] == "insufficient_scope"
     assert (await api.client.get("/v1/interviews")).status_code == 401
+
+
+async def test_out_of_range_numbers_are_422_not_500(api: Api) -> None:
+    """Found by schemathesis against PostgreSQL: values past the column types."""
+    iid = (await api.create())["id"]
+    huge = await api.post(
+        f"/v1/interviews/{iid}/question-sets", json={**TOPIC, "sort_order": -5731164223961549320969256960}
+    )
+    assert huge.status_code == 422
+    assert (await api.get(f"/v1/interviews/{iid}/conversations", params={"offset": 10**19})).status_code == 422
+    nan = await api.client.post(
+        f"/v1/interviews/{iid}/question-sets",
+        content=b'{"name": "t", "topic_metadata": {"success_threshold": NaN}}',
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
+    assert nan.status_code in (400, 422)
+    slider = (
+        b'{"name": "t", "questions": [{"question_text": "s", "question_type": "range_slider",'
+        b' "component_config": {"min": 0, "max": 1e400}}]}'
+    )
+    response = await api.client.post(
+        f"/v1/interviews/{iid}/question-sets",
+        content=slider,
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code in (400, 422)

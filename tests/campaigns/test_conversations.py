@@ -22,9 +22,10 @@ async def _upload(api: Api, iid: str, filename: str, content: bytes, ctype: str 
     )
 
 
-async def test_import_the_labelled_campaign_like_score_synthesis(api: Api) -> None:
+@pytest.mark.parametrize("dataset", ["facility-ops", "saas-onboarding"])
+async def test_import_the_labelled_campaign_like_score_synthesis(api: Api, dataset: str) -> None:
     """The exact calls of tools/score_synthesis.py up to synthesis, with its .vtt/.txt files."""
-    ds = DATA / "facility-ops"
+    ds = DATA / dataset
     spec = json.loads((ds / "campaign.json").read_text())
     body = {k: v for k, v in spec.items() if k not in ("contacts", "topics")}
     campaign = await api.create(**body)
@@ -76,9 +77,10 @@ async def test_import_the_labelled_campaign_like_score_synthesis(api: Api) -> No
     completed = await api.post(f"/v1/interviews/{iid}/complete")
     assert completed.status_code == 200 and completed.json()["status"] == "completed"
     listing = (await api.get(f"/v1/interviews/{iid}/conversations", params={"limit": 500})).json()
-    assert listing["total"] == 10 and {i["status"] for i in listing["items"]} == {"completed"}
-    assert len(await api.events("interview.completed")) == 10
-    assert len(await api.jobs("knowledge.ingest_conversation")) == 10
+    n = len(spec["contacts"])
+    assert listing["total"] == n and {i["status"] for i in listing["items"]} == {"completed"}
+    assert len(await api.events("interview.completed")) == n
+    assert len(await api.jobs("knowledge.ingest_conversation")) == n
     assert [j.payload for j in await api.jobs("knowledge.synthesize")] == [{"interview_id": iid}]
 
 
@@ -369,3 +371,22 @@ async def test_interviewer_recognition(api: Api, labels: tuple[str, str], agent:
     turns = [RawTurn(a, "What do you do?"), RawTurn(b, "I run ops."), RawTurn(a, "Why?"), RawTurn(b, "Because.")]
     roles = assign_roles(turns)
     assert roles[agent] == "agent" and list(roles.values()).count("agent") == 1
+
+
+async def test_nul_characters_never_reach_the_database(api: Api) -> None:
+    campaign, contacts = await api.ready(1)
+    iid = campaign["id"]
+    bad_contact = await api.post(f"/v1/interviews/{iid}/contacts", json={"name": "A\u0000B"})
+    assert bad_contact.status_code == 422
+    bad_turn = {"contact_id": contacts[0]["id"], "turns": [{"speaker": "agent", "text": "hi\u0000"}]}
+    assert (await api.post(f"/v1/interviews/{iid}/conversations/import", json=bad_turn)).status_code == 422
+    assert (await api.get(f"/v1/interviews/{iid}/conversations", params={"search": "a\u0000"})).status_code == 422
+    assert (await api.get(f"/v1/interviews/{iid}%00")).status_code == 404
+    assert (await api.get(f"/v1/interviews/{iid}/contacts/x%00y")).status_code == 404
+    assert (await api.get(f"/v1/interviews/{iid}/conversations/x%00")).status_code == 404
+    assert (await api.get("/v1/interviews", params={"project_id": "p\u0000"})).json() == []
+    as_file = json.dumps(
+        {"turns": [{"speaker": "agent", "text": "Why?\u0000"}, {"speaker": "participant", "text": "Because"}]}
+    )
+    response = await _upload(api, iid, "t.json", as_file.encode(), "application/json", contact_id=contacts[0]["id"])
+    assert response.status_code == 201 and response.json()["transcript"][0]["text"] == "Why?"

@@ -339,3 +339,102 @@ async def test_delete_removes_children(api: Api) -> None:
     async with api.app.state.db.session() as session:
         left = (await session.execute(select(Contact).where(Contact.interview_id == iid))).all()
     assert left == []
+
+
+async def test_timeframe_end_pauses_the_campaign(api: Api) -> None:
+    from harken.campaigns.tasks import end_timeframe
+    from harken.core.jobs import JobContext, Reschedule
+
+    end = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0)
+    campaign, _ = await api.ready(1, timeframe_end=end.isoformat())
+    iid = campaign["id"]
+    await api.post(f"/v1/interviews/{iid}/start")
+    jobs = await api.jobs("campaigns.end_timeframe")
+    assert len(jobs) == 1 and jobs[0].run_at == end
+    ctx = JobContext(
+        "j",
+        "campaigns.end_timeframe",
+        {"interview_id": iid},
+        1,
+        5,
+        api.tenant.workspace_id,
+        api.app.state.db,
+        api.app.state.settings,
+    )
+    with pytest.raises(Reschedule):
+        await end_timeframe(ctx)
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    assert (await api.patch(f"/v1/interviews/{iid}", {"timeframe_end": past})).status_code == 200
+    await end_timeframe(ctx)
+    await end_timeframe(ctx)  # idempotent: already paused
+    assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "paused"
+    assert [e["data"] for e in await api.events("campaign.paused")] == [
+        {"interview_id": iid, "reason": "timeframe_ended"}
+    ]
+
+
+async def test_starting_a_campaign_whose_contacts_all_finished_completes_it(api: Api) -> None:
+    campaign, contacts = await api.ready(1)
+    iid = campaign["id"]
+    turns = [{"speaker": "agent", "text": "Why?"}, {"speaker": "participant", "text": "Because."}]
+    await api.post(f"/v1/interviews/{iid}/conversations/import", json={"contact_id": contacts[0]["id"], "turns": turns})
+    response = await api.post(f"/v1/interviews/{iid}/start")
+    assert response.status_code == 200 and response.json()["interview"]["status"] == "completed"
+    assert [e["type"] for e in await api.events() if e["type"].startswith("campaign.")] == [
+        "campaign.started",
+        "campaign.completed",
+    ]
+
+
+async def test_concurrent_imports_cancels_and_starts_never_deadlock(api: Api) -> None:
+    """Every writer takes the campaign row first, so racing requests queue instead of deadlocking."""
+    campaign, contacts = await api.ready(6)
+    iid = campaign["id"]
+    turns = [{"speaker": "agent", "text": "Why?"}, {"speaker": "participant", "text": "Because."}]
+    calls = [api.post(f"/v1/interviews/{iid}/start")]
+    calls += [
+        api.post(f"/v1/interviews/{iid}/conversations/import", json={"contact_id": c["id"], "turns": turns})
+        for c in contacts[:4]
+    ]
+    calls += [
+        api.post(f"/v1/interviews/{iid}/contacts/{c['id']}/cancel", json={"mark_as_skipped": True})
+        for c in contacts[4:]
+    ]
+    responses = await asyncio.gather(*calls)
+    assert [r.status_code for r in responses] == [200, 201, 201, 201, 201, 200, 200], [r.text for r in responses]
+    assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "completed"
+    assert len(await api.events("campaign.completed")) == 1
+    assert len(await api.events("interview.completed")) == 4
+
+
+async def test_agent_style_completion_racing_cancel_follow_up_and_import(api: Api) -> None:
+    """The respondent channel locks contact then conversation, then completes: no deadlock with routes."""
+    from harken.conversations.service import complete_conversation
+
+    campaign, contacts = await api.ready(2)
+    iid = campaign["id"]
+    await api.post(f"/v1/interviews/{iid}/start")
+    first, second = contacts[0]["id"], contacts[1]["id"]
+
+    async def agent_finishes() -> bool:
+        async with api.app.state.db.session() as session:
+            await session.execute(select(Contact.id).where(Contact.id == first).with_for_update())
+            conv = (
+                await session.execute(select(Conversation).where(Conversation.contact_id == first).with_for_update())
+            ).scalar_one()
+            await asyncio.sleep(0.05)  # the other requests queue up meanwhile
+            return await complete_conversation(session, conv)
+
+    turns = [{"speaker": "agent", "text": "Why?"}, {"speaker": "participant", "text": "Because."}]
+    results = await asyncio.gather(
+        agent_finishes(),
+        api.post(f"/v1/interviews/{iid}/contacts/{first}/cancel", json={"mark_as_skipped": True}),
+        api.post(f"/v1/interviews/{iid}/contacts/follow-up", json={"contact_ids": [first, second]}),
+        api.post(f"/v1/interviews/{iid}/conversations/import", json={"contact_id": second, "turns": turns}),
+    )
+    completed, cancel, follow, imported = results
+    assert cancel.status_code in (200, 409) and follow.status_code in (200, 409) and imported.status_code == 201
+    status = (await api.get(f"/v1/interviews/{iid}/contacts/{first}")).json()["status"]
+    assert (completed, cancel.status_code, status) in {(True, 409, "completed"), (False, 200, "skipped")}
+    assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "completed"
+    assert len(await api.events("campaign.completed")) == 1

@@ -49,8 +49,9 @@ async def _existing_emails(session: AsyncSession, campaign: Campaign) -> set[str
 
 @dataclass
 class AddResult:
-    created: list[Contact]
+    created: list[Contact] | list[dict[str, Any]]  # rows as dicts unless invited; empty with load=False
     skipped: list[SkippedContact]
+    count: int = 0
 
 
 async def add_contacts(
@@ -62,6 +63,7 @@ async def add_contacts(
     default_question_set_id: str | None = None,
     strict_duplicates: bool = False,
     single: bool = False,
+    load: bool = True,
 ) -> AddResult:
     """Insert contacts in one transaction; duplicates (by email) are skipped and reported."""
     _writable(campaign)
@@ -114,11 +116,15 @@ async def add_contacts(
     except IntegrityError as exc:  # a concurrent request added the same email meanwhile
         raise Conflict("A contact with one of these emails was added concurrently; retry the request") from exc
     ids = [row["id"] for row in rows]
-    created = await _load(session, ids)
-    if campaign.status == "active" and lifecycle.invitations_held_until(campaign) is None:
+    invite = campaign.status == "active" and lifecycle.invitations_held_until(campaign) is None
+    if invite:
+        created = await _load(session, ids)
+    else:  # the rows as written, without reading them back
+        created = rows if load else []
+    if invite:
         await lifecycle.invite_contacts(session, campaign, created, base_url=base_url)
     campaign.updated_at = now
-    return AddResult(created, skipped)
+    return AddResult(created, skipped, len(rows))
 
 
 async def _load(session: AsyncSession, ids: list[str]) -> list[Contact]:
@@ -137,10 +143,16 @@ async def list_contacts(session: AsyncSession, campaign: Campaign, *, status: st
     return list((await session.execute(query.order_by(Contact.created_at, Contact.id))).scalars())
 
 
-async def get_contact(session: AsyncSession, campaign: Campaign, contact_id: str) -> Contact:
+async def get_contact(session: AsyncSession, campaign: Campaign, contact_id: str, *, lock: bool = False) -> Contact:
+    from harken.campaigns.service import valid_id
+
+    if not valid_id(contact_id):
+        raise NotFound("Contact not found")
     query = select(Contact).where(
         Contact.id == contact_id, Contact.interview_id == campaign.id, Contact.workspace_id == campaign.workspace_id
     )
+    if lock:
+        query = query.with_for_update(key_share=True)
     contact = (await session.execute(query)).scalar_one_or_none()
     if contact is None:
         raise NotFound("Contact not found")
@@ -248,7 +260,9 @@ async def follow_up(session: AsyncSession, campaign: Campaign, contact_ids: list
     """Remind invited/scheduled contacts; each reminder is a `conversations.send_reminder` job."""
     if campaign.status != "active":
         raise CampaignLocked(f"Reminders can only be sent in an active campaign (this one is {campaign.status})")
-    wanted = list(dict.fromkeys(contact_ids))
+    from harken.campaigns.service import valid_id
+
+    wanted = [i for i in dict.fromkeys(contact_ids) if valid_id(i)]
     contacts: list[Contact] = []
     for start in range(0, len(wanted), INSERT_CHUNK):
         chunk = wanted[start : start + INSERT_CHUNK]

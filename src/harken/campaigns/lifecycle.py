@@ -3,6 +3,11 @@
 Every transition is one conditional `UPDATE … WHERE status IN (<legal sources>)`, so two concurrent
 requests can never both apply it (one wins, the other gets 409 `campaign_locked`), and the events
 and jobs it causes are written in the same transaction.
+
+Lock order (PostgreSQL row locks), the same for every writer so none can deadlock another:
+contacts (by id), then their conversations, then the campaign row. Start and resume therefore lock
+the pending contacts they are about to invite before they move the campaign; the completion
+service (also used by the respondent channel) locks the campaign last.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ async def start_campaign(session: AsyncSession, campaign: Campaign, *, base_url:
             f"(it has {contacts} contact(s) and {topics} question set(s))"
         )
     now = utcnow()
+    await lock_pending_contacts(session, campaign.id)
     if not await _apply(session, campaign, ("draft",), "active", started_at=now):
         raise _locked(campaign, "start")
     await emit(
@@ -90,11 +96,15 @@ async def start_campaign(session: AsyncSession, campaign: Campaign, *, base_url:
         event_type="campaign.started",
         data={"interview_id": campaign.id, "name": campaign.name, "contact_count": contacts},
     )
+    await schedule_timeframe_end(session, campaign)
     held = invitations_held_until(campaign, now)
     if held is not None:
         await schedule_release(session, campaign, held)
         return 0, f"Campaign started. Invitations to {contacts} contact(s) are scheduled for {isoformat(held)}."
     invited = await invite_pending(session, campaign, base_url=base_url)
+    if invited == 0 and await autocomplete_if_done(session, campaign.id):
+        # every contact had already finished (imported interviews): nothing left to run
+        return 0, "Campaign started and completed: every contact had already finished."
     return invited, f"Campaign started. {invited} contact(s) invited."
 
 
@@ -112,6 +122,8 @@ async def pause_campaign(session: AsyncSession, campaign: Campaign, *, reason: s
 
 async def resume_campaign(session: AsyncSession, campaign: Campaign, *, base_url: str) -> int:
     """paused → active; contacts added while paused are invited now (unless invitations are held)."""
+    if campaign.status == "paused":
+        await lock_pending_contacts(session, campaign.id)
     if campaign.status != "paused" or not await _apply(session, campaign, ("paused",), "active", paused_reason=None):
         raise _locked(campaign, "resume")
     held = invitations_held_until(campaign)
@@ -165,9 +177,19 @@ async def autocomplete_if_done(session: AsyncSession, campaign_id: str) -> bool:
     return True
 
 
+async def lock_pending_contacts(session: AsyncSession, campaign_id: str) -> None:
+    """Row-lock the campaign's pending contacts in id order (no-op on SQLite)."""
+    await session.execute(
+        select(Contact.id)
+        .where(Contact.interview_id == campaign_id, Contact.status == "pending")
+        .order_by(Contact.id)
+        .with_for_update(key_share=True)
+    )
+
+
 async def lock_campaign(session: AsyncSession, campaign_id: str) -> None:
     """Serialize completions of one campaign (row lock on PostgreSQL; SQLite writers already queue)."""
-    await session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
+    await session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update(key_share=True))
 
 
 async def _on_completed(session: AsyncSession, campaign: Campaign) -> None:
@@ -203,6 +225,19 @@ async def enqueue_synthesis(session: AsyncSession, campaign: Campaign) -> str | 
         {"interview_id": campaign.id},
         workspace_id=campaign.workspace_id,
         dedupe_key=f"knowledge.synthesize:{campaign.id}:{generation}",
+    )
+
+
+async def schedule_timeframe_end(session: AsyncSession, campaign: Campaign) -> None:
+    """At `timeframe_end` an active campaign pauses itself (`campaign.paused`, `timeframe_ended`)."""
+    if campaign.timeframe_end is None:
+        return
+    await enqueue(
+        session,
+        "campaigns.end_timeframe",
+        {"interview_id": campaign.id},
+        workspace_id=campaign.workspace_id,
+        run_at=campaign.timeframe_end,
     )
 
 

@@ -69,6 +69,10 @@ async def list_question_sets(session: AsyncSession, campaign: Campaign) -> list[
 
 
 async def get_question_set(session: AsyncSession, campaign: Campaign, question_set_id: str) -> QuestionSet:
+    from harken.campaigns.service import valid_id
+
+    if not valid_id(question_set_id):
+        raise NotFound("Question set not found")
     query = select(QuestionSet).where(
         QuestionSet.id == question_set_id,
         QuestionSet.interview_id == campaign.id,

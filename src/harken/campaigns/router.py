@@ -279,11 +279,12 @@ async def _import_csv(
         [row.contact for row in parsed.rows],
         base_url=base_url,
         default_question_set_id=question_set_id,
+        load=False,
     )
     errors = list(parsed.errors)
     errors.extend(f"line {parsed.rows[s.index].line}: {s.email} is already in this interview" for s in result.skipped)
     errors.sort(key=lambda e: int(e.split(":", 1)[0].removeprefix("line ")))
-    return ImportContactsOut(imported=len(result.created), skipped=len(errors), errors=errors)
+    return ImportContactsOut(imported=result.count, skipped=len(errors), errors=errors)
 
 
 _CSV_DOC = (
@@ -366,7 +367,7 @@ async def update_contact(
 ) -> ContactOut:
     """Edit a contact's details (a clashing email is 409)."""
     campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
-    contact = await contact_service.get_contact(session, campaign, contact_id)
+    contact = await contact_service.get_contact(session, campaign, contact_id, lock=True)
     return service.contact_out(await contact_service.update_contact(session, campaign, contact, body), base_url)
 
 
@@ -376,7 +377,7 @@ async def update_contact(
 async def delete_contact(interview_id: str, contact_id: str, auth: InterviewsAuth, session: DbSession) -> Response:
     """Remove a contact and its conversations (not while its interview is in progress)."""
     campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
-    contact = await contact_service.get_contact(session, campaign, contact_id)
+    contact = await contact_service.get_contact(session, campaign, contact_id, lock=True)
     await contact_service.delete_contact(session, campaign, contact)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -394,7 +395,7 @@ async def reschedule_contact(
 ) -> RescheduleOut:
     """Book the contact's interview for `new_time` (now when omitted); fires `interview.scheduled`."""
     campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
-    contact = await contact_service.get_contact(session, campaign, contact_id)
+    contact = await contact_service.get_contact(session, campaign, contact_id, lock=True)
     contact = await contact_service.reschedule(
         session, campaign, contact, body.new_time if body else None, base_url=base_url
     )
@@ -413,7 +414,7 @@ async def cancel_contact(
 ) -> CancelOut:
     """Cancel a contact's interview (`mark_as_skipped` counts it as done for auto-completion)."""
     campaign = await service.get_campaign(session, auth.workspace_id, interview_id)
-    contact = await contact_service.get_contact(session, campaign, contact_id)
+    contact = await contact_service.get_contact(session, campaign, contact_id, lock=True)
     contact = await contact_service.cancel(
         session, campaign, contact, mark_as_skipped=bool(body and body.mark_as_skipped)
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -68,6 +68,35 @@ COLUMN_FIELDS = (
     "closing_message",
     "invitation_email_message",
 )
+
+
+def _reject_nul(value: Any, depth: int = 0) -> None:
+    """PostgreSQL text and JSONB cannot hold NUL characters: refuse them up front (422, not 500)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+    elif depth < 8 and isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key, depth + 1)
+            _reject_nul(item, depth + 1)
+    elif depth < 8 and isinstance(value, list):
+        for item in value:
+            _reject_nul(item, depth + 1)
+
+
+SortOrder = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+
+
+class InputModel(BaseModel):
+    """Base of request bodies: unknown keys ignored, NUL characters and NaN/Infinity refused."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _reject_nul(data)
+        return data
 
 
 def snap_duration(value: int | None) -> int:
@@ -136,24 +165,24 @@ def _threshold(value: Any) -> float | None:
 # ---------------------------------------------------------------- question sets
 
 
-class ChoiceItem(BaseModel):
+class ChoiceItem(InputModel):
     model_config = ConfigDict(extra="allow")
     id: str | int
     label: str = Field(min_length=1)
 
 
-class RankingConfig(BaseModel):
+class RankingConfig(InputModel):
     model_config = ConfigDict(extra="allow")
     items: list[ChoiceItem] = Field(min_length=2)
 
 
-class MatrixConfig(BaseModel):
+class MatrixConfig(InputModel):
     model_config = ConfigDict(extra="allow")
     rows: list[ChoiceItem] = Field(min_length=1)
     columns: list[ChoiceItem] = Field(min_length=1)
 
 
-class RangeSliderConfig(BaseModel):
+class RangeSliderConfig(InputModel):
     model_config = ConfigDict(extra="allow")
     min: float
     max: float
@@ -175,7 +204,7 @@ _COMPONENT_CONFIGS: dict[str, type[BaseModel]] = {
 }
 
 
-class QuestionIn(BaseModel):
+class QuestionIn(InputModel):
     """A question; accepts the API names and the campaign-file names (`text`, `type`, `required`)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -183,7 +212,7 @@ class QuestionIn(BaseModel):
     id: str | None = None
     question_text: str = Field(min_length=1, max_length=5000)
     is_required: bool = False
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     question_type: QuestionType = "open_ended"
     options: list[str] = Field(default_factory=list, max_length=200)
     component_config: dict[str, Any] | None = None
@@ -214,7 +243,7 @@ class QuestionIn(BaseModel):
         return self
 
 
-class TopicMetadata(BaseModel):
+class TopicMetadata(InputModel):
     model_config = ConfigDict(extra="allow")
 
     priority: Priority = "required"
@@ -238,12 +267,12 @@ class TopicMetadata(BaseModel):
         return [] if value is None else value
 
 
-class QuestionSetCreate(BaseModel):
+class QuestionSetCreate(InputModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20000)
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     topic_metadata: TopicMetadata = Field(default_factory=TopicMetadata)
     questions: list[QuestionIn] = Field(default_factory=list, max_length=200)
 
@@ -253,17 +282,17 @@ class QuestionSetCreate(BaseModel):
         return {} if value is None else value
 
 
-class QuestionSetUpdate(BaseModel):
+class QuestionSetUpdate(InputModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = Field(default=None, min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20000)
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
     topic_metadata: TopicMetadata | None = None
     questions: list[QuestionIn] | None = Field(default=None, max_length=200)
 
 
-class TopicIn(BaseModel):
+class TopicIn(InputModel):
     """An inline topic of `InterviewCreate.topics`, created as a question set."""
 
     model_config = ConfigDict(extra="ignore")
@@ -321,7 +350,7 @@ class QuestionSetOut(UTCModel):
 # ---------------------------------------------------------------- campaigns
 
 
-class _CampaignFields(BaseModel):
+class _CampaignFields(InputModel):
     """Every optional InterviewCreate field (shared by create and patch)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -450,7 +479,7 @@ class InterviewOut(UTCModel):
     scheduled_count: int = 0
 
 
-class PauseIn(BaseModel):
+class PauseIn(InputModel):
     model_config = ConfigDict(extra="ignore")
     reason: str | None = Field(default=None, max_length=64)
 
@@ -529,7 +558,7 @@ def _blank_to_none(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(InputModel):
     """A contact. Unknown keys are ignored; header-style keys (`Full name`, `E-mail`) are accepted."""
 
     model_config = ConfigDict(extra="ignore")
@@ -589,7 +618,7 @@ class ContactCreate(BaseModel):
         return value
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(InputModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str | None = Field(default=None, min_length=1, max_length=500)
@@ -608,7 +637,7 @@ class ContactUpdate(BaseModel):
         return ContactCreate._email(value)
 
 
-class BulkContactsIn(BaseModel):
+class BulkContactsIn(InputModel):
     contacts: list[ContactCreate] = Field(max_length=5000)
 
 
@@ -652,7 +681,7 @@ class ImportContactsOut(BaseModel):
     errors: list[str]
 
 
-class RescheduleIn(BaseModel):
+class RescheduleIn(InputModel):
     model_config = ConfigDict(extra="ignore")
     new_time: datetime | None = None
 
@@ -664,7 +693,7 @@ class RescheduleOut(UTCModel):
     message: str
 
 
-class CancelIn(BaseModel):
+class CancelIn(InputModel):
     model_config = ConfigDict(extra="ignore")
     mark_as_skipped: bool = False
 
@@ -676,7 +705,7 @@ class CancelOut(BaseModel):
     message: str
 
 
-class FollowUpIn(BaseModel):
+class FollowUpIn(InputModel):
     model_config = ConfigDict(extra="ignore")
     contact_ids: list[str] = Field(min_length=1, max_length=5000)
     message: str | None = Field(default=None, max_length=5000)

@@ -32,10 +32,17 @@ CONTACT_STATUSES = ("pending", "invited", "scheduled", "in_progress", "completed
 SCHEDULED_STATES = ("invited", "scheduled")
 
 
+def valid_id(value: str | None) -> bool:
+    """Ids are short printable strings; anything else (NUL bytes, huge values) cannot exist."""
+    return value is not None and 0 < len(value) <= 64 and value.isprintable()
+
+
 async def get_campaign(session: AsyncSession, workspace_id: str, campaign_id: str, *, lock: bool = False) -> Campaign:
+    if not valid_id(campaign_id):
+        raise NotFound("Interview not found")
     query = select(Campaign).where(Campaign.id == campaign_id, Campaign.workspace_id == workspace_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     campaign = (await session.execute(query)).scalar_one_or_none()
     if campaign is None:
         raise NotFound("Interview not found")
@@ -79,6 +86,8 @@ async def list_campaigns(
     session: AsyncSession, workspace_id: str, *, project_id: str | None = None, status: str | None = None
 ) -> list[Campaign]:
     query = select(Campaign).where(Campaign.workspace_id == workspace_id)
+    if project_id is not None and not valid_id(project_id):
+        return []
     if project_id is not None:
         query = query.where(Campaign.project_id == project_id)
     if status is not None:
@@ -118,6 +127,8 @@ async def update_campaign(
     if sent:
         campaign.updated_at = utcnow()
     await session.flush()
+    if "timeframe_end" in sent and campaign.status in {"active", "paused"}:
+        await lifecycle.schedule_timeframe_end(session, campaign)
     target = body.status
     if target is not None and target != campaign.status:
         await _patch_status(session, campaign, target, base_url=base_url)
@@ -193,9 +204,9 @@ async def one_interview_out(session: AsyncSession, campaign: Campaign) -> Interv
     return (await interview_outs(session, [campaign]))[0]
 
 
-def contact_out(contact: Contact, base_url: str) -> ContactOut:
+def contact_out(contact: Contact | dict[str, Any], base_url: str) -> ContactOut:
     out = ContactOut.model_validate(contact)
-    out.meeting_url = lifecycle.meeting_url(base_url, contact.booking_token)
+    out.meeting_url = lifecycle.meeting_url(base_url, out.booking_token)
     return out
 
 

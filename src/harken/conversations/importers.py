@@ -105,8 +105,13 @@ def parse_time_value(value: Any) -> tuple[datetime | None, float | None]:
     if isinstance(value, bool):
         return None, None
     if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None, None
         if value > 1e8:
-            return datetime.fromtimestamp(float(value), UTC), None
+            try:
+                return datetime.fromtimestamp(float(value), UTC), None
+            except (OverflowError, ValueError, OSError):
+                return None, None
         return None, float(value) if value >= 0 else None
     if isinstance(value, str):
         text = value.strip()
@@ -133,7 +138,8 @@ def read_json_turns(items: list[Any]) -> list[RawTurn]:
         if not isinstance(text, str):
             raise UnprocessableEntity("Each turn needs a text string")
         at, offset = parse_time_value(item.get("at", item.get("timestamp", item.get("start"))))
-        turns.append(RawTurn(str(speaker).strip() if speaker is not None else None, text, at, offset))
+        label = str(speaker).replace("\x00", "").strip() if speaker is not None else None
+        turns.append(RawTurn(label or None, text.replace("\x00", ""), at, offset))
     return turns
 
 
@@ -232,7 +238,7 @@ class FileTranscript:
 def read_file(data: bytes, filename: str | None, content_type: str | None) -> FileTranscript:
     """Detect the format (extension, content type, then content) and read the turns."""
     text, _ = decode_text(data, what="transcript")
-    stripped = text.lstrip("\ufeff \t\r\n")
+    stripped = text.replace("\x00", "").lstrip("\ufeff \t\r\n")
     name = (filename or "").lower()
     ctype = (content_type or "").lower()
     if name.endswith(".json") or "json" in ctype or stripped[:1] in "[{":
@@ -335,10 +341,16 @@ def normalize(
     offsets = [t.offset for t in turns if t.offset is not None]
     anchor = started_at
     if anchor is None and offsets:
-        anchor = (ended_at or utcnow()) - timedelta(seconds=max(offsets))
+        try:
+            anchor = (ended_at or utcnow()) - timedelta(seconds=max(offsets))
+        except OverflowError as exc:
+            raise UnprocessableEntity("A turn's time offset is out of range") from exc
     for turn in turns:
         if turn.at is None and turn.offset is not None and anchor is not None:
-            turn.at = anchor + timedelta(seconds=turn.offset)
+            try:
+                turn.at = anchor + timedelta(seconds=turn.offset)
+            except OverflowError as exc:
+                raise UnprocessableEntity("A turn's time offset is out of range") from exc
     if all(t.at is not None for t in turns):
         ordered = sorted(turns, key=lambda t: t.at)  # type: ignore[arg-type,return-value]  # stable
         if ordered != turns:

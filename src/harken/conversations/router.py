@@ -30,12 +30,14 @@ async def list_conversations(
     interview_id: str,
     auth: InterviewsAuth,
     session: DbSession,
-    department: str | None = Query(default=None, max_length=500),
-    job_title: str | None = Query(default=None, max_length=500),
-    search: str | None = Query(default=None, max_length=500, description="In names, summaries and transcripts"),
+    department: str | None = Query(default=None, max_length=500, pattern=r"^[^\x00]*$"),
+    job_title: str | None = Query(default=None, max_length=500, pattern=r"^[^\x00]*$"),
+    search: str | None = Query(
+        default=None, max_length=500, pattern=r"^[^\x00]*$", description="In names, summaries and transcripts"
+    ),
     status: ConversationStatus | None = Query(default=None),
     limit: int = Query(default=100, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=100_000_000),
 ) -> ConversationList:
     """The campaign's conversations with department and job-title facets."""
     campaign = await campaign_service.get_campaign(session, auth.workspace_id, interview_id)

@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harken.campaigns.schemas import ContactCreate
+from harken.campaigns.schemas import ContactCreate, InputModel
 from harken.core.schemas import UTCModel
 
 
-class TurnIn(BaseModel):
+class TurnIn(InputModel):
     """One transcript turn. `speaker` is `agent`/`participant` or a person's name."""
 
     model_config = ConfigDict(extra="ignore")
@@ -37,7 +37,7 @@ class TurnIn(BaseModel):
         return data
 
 
-class ConversationImportIn(BaseModel):
+class ConversationImportIn(InputModel):
     model_config = ConfigDict(extra="ignore")
 
     contact_id: str | None = Field(default=None, max_length=64)

@@ -32,23 +32,27 @@ from harken.core.errors import CampaignLocked, Conflict, NotFound
 from harken.core.jobs import enqueue
 from harken.webhooks.events import emit
 
+MAX_DURATION_MINUTES = 7 * 24 * 60  # a week: anything longer is a clock error, not an interview
+
 
 async def complete_conversation(
     session: AsyncSession, conversation: Conversation, *, ended_at: datetime | None = None
 ) -> bool:
-    """Finish a conversation (idempotent). Returns False when it was already completed.
+    """Finish a scheduled or in-progress conversation (idempotent). Returns False when it was
+    already completed or abandoned (its contact was cancelled meanwhile).
 
     Must run inside the caller's transaction (the request's session or a job's short session).
     """
     await session.flush()
     # Completions of one campaign are serialized, so the "every contact done?" check below sees
     # every earlier completion (PostgreSQL row lock; SQLite write transactions already queue).
+    # Lock order everywhere: contact, then conversation, then the campaign row (see lifecycle).
     await lifecycle.lock_campaign(session, conversation.interview_id)
     now = utcnow()
     ended = ended_at or conversation.ended_at or now
     moved = await session.execute(
         update(Conversation)
-        .where(Conversation.id == conversation.id, Conversation.status != "completed")
+        .where(Conversation.id == conversation.id, Conversation.status.in_(lifecycle.OPEN_CONVERSATION_STATES))
         .values(status="completed", ended_at=ended, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -59,7 +63,8 @@ async def complete_conversation(
     if conversation.started_at is None:
         conversation.started_at = started
     if conversation.duration_minutes is None:
-        conversation.duration_minutes = max(0, round((ended - started).total_seconds() / 60))
+        minutes = round((ended - started).total_seconds() / 60)
+        conversation.duration_minutes = min(MAX_DURATION_MINUTES, max(0, minutes))
     contact = await session.get(Contact, conversation.contact_id)
     if contact is None:  # deleted meanwhile: nothing else to update
         return True
@@ -96,13 +101,15 @@ async def _contact_for_import(
     session: AsyncSession, campaign: Campaign, contact_id: str | None, contact_in: ContactCreate | None
 ) -> Contact:
     if contact_id is not None:
-        return await get_contact(session, campaign, contact_id)
+        return await get_contact(session, campaign, contact_id, lock=True)
     assert contact_in is not None
     key = normalize_email(contact_in.email)
     if key is not None:
         existing = (
             await session.execute(
-                select(Contact).where(Contact.interview_id == campaign.id, Contact.email_normalized == key)
+                select(Contact)
+                .where(Contact.interview_id == campaign.id, Contact.email_normalized == key)
+                .with_for_update(key_share=True)
             )
         ).scalar_one_or_none()
         if existing is not None:
@@ -188,6 +195,10 @@ async def import_conversation(
 
 
 async def get_conversation(session: AsyncSession, campaign: Campaign, conversation_id: str) -> Conversation:
+    from harken.campaigns.service import valid_id
+
+    if not valid_id(conversation_id):
+        raise NotFound("Conversation not found")
     query = select(Conversation).where(
         Conversation.id == conversation_id,
         Conversation.interview_id == campaign.id,
@@ -266,9 +277,11 @@ async def list_conversations(
     limit: int = 100,
     offset: int = 0,
 ) -> ConversationList:
+    # The workspace is checked on the contact side: SQLite then walks the (interview_id, status)
+    # index of conversations instead of every conversation of the workspace.
     base_filter = (
         Conversation.interview_id == campaign.id,
-        Conversation.workspace_id == campaign.workspace_id,
+        Contact.workspace_id == campaign.workspace_id,
     )
 
     def filtered(query: Select[Any]) -> Select[Any]:
@@ -299,12 +312,13 @@ async def list_conversations(
             .offset(offset)
         )
     ).all()
+    # Facets: the departments and job titles of contacts that have a conversation here (read from
+    # the contacts index, not by joining every conversation row).
+    has_conversation = select(Conversation.id).where(Conversation.contact_id == Contact.id).exists()
     facets = (
         select(Contact.department, Contact.job_title)
         .distinct()
-        .select_from(Conversation)
-        .join(Contact, Contact.id == Conversation.contact_id)
-        .where(*base_filter)
+        .where(Contact.interview_id == campaign.id, Contact.workspace_id == campaign.workspace_id, has_conversation)
     )
     facet_rows = (await session.execute(facets)).all()
     departments = sorted({r[0] for r in facet_rows if r[0]}, key=str.lower)
