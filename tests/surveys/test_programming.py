@@ -188,6 +188,7 @@ async def test_job_running_when_survey_deleted_exits_quietly(app, client, tenant
     claimed = await worker.claim(1)
     assert (await client.delete(f"/v1/surveys/{survey['id']}", headers=tenant.headers)).status_code == 204
     await worker._execute(claimed[0])
+    await worker.flush()
     async with app.state.db.read_sessionmaker() as session:
         job = await session.get(Job, started.json()["job_id"])
     assert job.status == "succeeded"

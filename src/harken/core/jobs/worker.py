@@ -459,6 +459,10 @@ class Worker:
             if self._flush_closing and not self._done:
                 return
 
+    async def flush(self) -> None:
+        """Write the successes still held in memory (the run loop batches them)."""
+        await self._flush()
+
     async def _flush(self) -> None:
         if not self._done:
             return
