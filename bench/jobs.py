@@ -67,7 +67,10 @@ class Backend:
                 conn.execute(text("VACUUM ANALYZE jobs"))
 
     def unfinished(self) -> int:
-        return self.scalar(select(func.count()).select_from(Job).where(Job.status.in_(["queued", "running"])))
+        """Unfinished benchmark jobs (the app's own periodic chores are not counted)."""
+        return self.scalar(
+            select(func.count()).select_from(Job).where(Job.kind == KIND, Job.status.in_(["queued", "running"]))
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -238,7 +241,8 @@ async def in_process(backend: Backend, rate: float, seconds: float) -> dict[str,
     await asyncio.sleep(0.5)
     try:
         committed = await steady_enqueue(backend, rate, seconds, db)
-        while await asyncio.to_thread(backend.unfinished) > 0:
+        deadline = time.monotonic() + 60
+        while await asyncio.to_thread(backend.unfinished) > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
     finally:
         worker.stop()

@@ -91,6 +91,7 @@ class Worker:
         self._done: list[str] = []  # succeeded jobs whose outcome is not written yet
         self._flush_event = asyncio.Event()
         self._flush_closing = False
+        self._batching = False  # successes are written in batches while `run()` is active
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_slot: dict[str, int] = {}
         self._next_reap = 0.0
@@ -127,6 +128,7 @@ class Worker:
             asyncio.create_task(self._renew_loop(), name="jobs-renew"),
         ]
         flusher = asyncio.create_task(self._flush_loop(), name="jobs-flush")
+        self._batching = True
         if self.settings.worker_listen:
             watch = self._sqlite_watch_loop() if self.db.is_sqlite else self._listen_loop()
             helpers.append(asyncio.create_task(watch, name="jobs-listen"))
@@ -137,6 +139,7 @@ class Worker:
             remove_wake_listener(self._on_wake)
             await self._drain()
             self._flush_closing = True
+            self._batching = False
             self._flush_event.set()
             with contextlib.suppress(Exception):
                 await flusher
@@ -435,9 +438,12 @@ class Worker:
             return "retried"
         if isinstance(result, dict):
             await self._finish(ctx.job_id, JobStatus.succeeded, result=result)
-        else:
+        elif self._batching:
             self._done.append(ctx.job_id)
             self._flush_event.set()
+        else:  # `_execute` called outside `run()` (tests driving a worker by hand): write it now
+            self._done.append(ctx.job_id)
+            await self._flush()
         return "succeeded"
 
     # -- writing outcomes ----------------------------------------------------------------------
