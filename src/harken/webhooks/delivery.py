@@ -1,0 +1,502 @@
+"""The delivery engine: runs one `webhooks.deliver` job (contract §5.3).
+
+A job names the deliveries it is responsible for (`delivery.job_id == job.id`; any other job that
+finds a delivery leaves it alone). For each, in three short transactions and never across the
+HTTP call:
+
+1. start: discard it if its endpoint is inactive/disabled; park it if its endpoint is `ordered`
+   and an older delivery is still open; else mark it `delivering`, count the attempt and record an
+   unfinished attempt row.
+2. send: POST the stored body with fresh signatures (shared AsyncClient per worker, SSRF-guarded,
+   no redirects, total timeout); read at most 4 KB of the response.
+3. record: finish the attempt row; mark the delivery `delivered`, or schedule the next attempt in
+   a new job (retry schedule with jitter, `Retry-After` on 429/503), or mark it `failed`; update
+   the endpoint's failure streak (410 or sustained failure disables it); in an ordered endpoint,
+   wake the next delivery in line.
+
+If the worker dies after step 1, the job's lease expires and another worker runs it again: the
+unfinished attempt is marked interrupted and the delivery is attempted again with the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harken.core.db import Database, new_id, utcnow
+from harken.core.jobs import Job, JobContext, JobStatus, Reschedule, enqueue
+from harken.core.metrics import WEBHOOK_DELIVERIES
+from harken.core.settings import Settings
+from harken.webhooks.events import DELIVER_JOB
+from harken.webhooks.models import (
+    OPEN_STATUSES,
+    DeliveryStatus,
+    Event,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from harken.webhooks.signing import USER_AGENT, delivery_headers
+from harken.webhooks.ssrf import AddressPolicy, guarded_client, is_blocked_error
+
+logger = logging.getLogger("harken.webhooks")
+
+BODY_LIMIT = 4096
+# Results that arrive within this window are recorded in one transaction; later ones one by one.
+RESULT_BATCH_WINDOW = 0.5
+# An ordered delivery waiting behind an older one re-checks at least this often (it is also woken
+# as soon as the one ahead of it finishes).
+ORDERED_PARK_SECONDS = 30.0
+MAX_RETRY_AFTER = 24 * 3600.0
+# An attempt ends (or times out) within the webhook timeout; its result is recorded within this grace.
+ATTEMPT_GRACE = 5.0
+INTERRUPTED = "interrupted: the worker stopped during this attempt (lease expired); retried with the same id"
+
+
+@dataclass
+class Plan:
+    delivery_id: str
+    attempt_id: str
+    attempt: int
+    cycle_attempts: int
+    endpoint_id: str
+    url: str
+    ordered: bool
+    event_type: str
+    body: bytes
+    secrets: list[str]
+    custom_headers: dict[str, str]
+    endpoint_was_failing: bool = False
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    started_at: datetime
+    duration_ms: int
+    status: int | None = None
+    headers: dict[str, str] | None = None
+    body: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300 and self.error is None
+
+
+# -- the shared HTTP client ---------------------------------------------------------------------
+
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def policy_from(settings: Settings) -> AddressPolicy:
+    return AddressPolicy.from_settings(settings.webhook_allow_private, settings.webhook_allowed_networks)
+
+
+def get_client(settings: Settings) -> httpx.AsyncClient:
+    """One AsyncClient per event loop (per worker) and policy, reused across jobs."""
+    loop = asyncio.get_running_loop()
+    policy = policy_from(settings)
+    key = (policy, settings.webhook_timeout_seconds)
+    per_loop = _CLIENTS.setdefault(loop, {})
+    client = per_loop.get(key)
+    if client is None or client.is_closed:
+        client = guarded_client(policy, timeout=settings.webhook_timeout_seconds, user_agent=USER_AGENT)
+        per_loop[key] = client
+    return client
+
+
+# -- the job ------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _bookkeeping(db: Database) -> AsyncIterator[AsyncSession]:
+    """A transaction on delivery state. On PostgreSQL it commits without waiting for the WAL flush:
+    a server crash can lose only the last few of these writes, which means an attempt is made again
+    with the same delivery id (at-least-once holds; nothing is lost). Events and deliveries are
+    created in the emitter's own, fully durable transaction."""
+    async with db.session() as session:
+        if not db.is_sqlite:
+            await session.execute(text("SET LOCAL synchronous_commit = off"))
+        yield session
+
+
+async def run_job(ctx: JobContext) -> dict[str, int]:
+    ids = list(ctx.payload.get("delivery_ids") or [])
+    if not ids:
+        return {"sent": 0}
+    plans, defer_until = await _start(ctx.db, ctx.job_id, ids, ctx.settings)
+    if not plans:
+        if defer_until is not None:
+            raise Reschedule(defer_until)
+        return {"sent": 0}
+    client = get_client(ctx.settings)
+    tasks = [asyncio.create_task(send(client, plan, ctx.settings.webhook_timeout_seconds)) for plan in plans]
+    done, pending = await asyncio.wait(tasks, timeout=RESULT_BATCH_WINDOW)
+    if done:
+        await record(ctx.db, ctx.settings, ctx.job_id, [t.result() for t in done])
+    for next_done in asyncio.as_completed(pending):
+        await record(ctx.db, ctx.settings, ctx.job_id, [await next_done])
+    if defer_until is not None:
+        raise Reschedule(defer_until)
+    return {"sent": len(plans)}
+
+
+async def _start(db: Database, job_id: str, ids: list[str], settings: Settings) -> tuple[list[Plan], datetime | None]:
+    now = utcnow()
+    plans: list[Plan] = []
+    defer_until: datetime | None = None
+    async with _bookkeeping(db) as session:
+        rows = (
+            await session.execute(
+                select(WebhookDelivery, WebhookEndpoint, Event)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .join(Event, Event.id == WebhookDelivery.event_id)
+                .where(
+                    WebhookDelivery.id.in_(ids),
+                    WebhookDelivery.job_id == job_id,
+                    WebhookDelivery.status.in_(OPEN_STATUSES),
+                )
+                .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+            )
+        ).all()
+        for delivery, endpoint, event in rows:
+            if delivery.status == DeliveryStatus.delivering.value:
+                # The job's lease expired mid-attempt. If that attempt could still be running (its
+                # worker alive but slow to renew), wait until it must have ended: two workers never
+                # attempt the same delivery at once.
+                last_start = (
+                    await session.execute(
+                        select(func.max(WebhookAttempt.started_at)).where(
+                            WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.finished.is_(False)
+                        )
+                    )
+                ).scalar_one_or_none()
+                latest_end = (last_start or now) + timedelta(seconds=settings.webhook_timeout_seconds + ATTEMPT_GRACE)
+                if last_start is not None and latest_end > now:
+                    defer_until = max(defer_until or latest_end, latest_end)
+                    continue
+                await _mark_interrupted(session, delivery, now)
+            elif delivery.next_attempt_at is not None and delivery.next_attempt_at > now + timedelta(seconds=1):
+                # Not due: this job was re-run early (its worker died after recording a retry).
+                await _move_to_new_job(session, delivery, run_at=delivery.next_attempt_at)
+                continue
+            is_test = event.endpoint_id is not None
+            if not is_test and (not endpoint.active or endpoint.disabled_reason):
+                delivery.status = DeliveryStatus.discarded.value
+                reason = endpoint.disabled_reason
+                delivery.last_error = f"endpoint disabled: {reason}" if reason else "endpoint inactive"
+                delivery.next_attempt_at = None
+                delivery.updated_at = now
+                WEBHOOK_DELIVERIES.labels(outcome="discarded").inc()
+                continue
+            if endpoint.ordered:
+                blocker = await _older_open(session, delivery)
+                if blocker is not None:
+                    blocker_next = blocker.next_attempt_at
+                    wait_until = now + timedelta(seconds=ORDERED_PARK_SECONDS)
+                    if blocker.status == DeliveryStatus.pending.value and blocker_next and blocker_next > now:
+                        wait_until = min(wait_until, blocker_next + timedelta(seconds=0.05))
+                    await _move_to_new_job(session, delivery, run_at=wait_until)
+                    continue
+            delivery.status = DeliveryStatus.delivering.value
+            delivery.attempts += 1
+            delivery.cycle_attempts += 1
+            delivery.next_attempt_at = None
+            delivery.updated_at = now
+            attempt = WebhookAttempt(
+                id=new_id(),
+                delivery_id=delivery.id,
+                workspace_id=delivery.workspace_id,
+                attempt=delivery.attempts,
+                started_at=now,
+                finished=False,
+            )
+            session.add(attempt)
+            plans.append(
+                Plan(
+                    delivery_id=delivery.id,
+                    attempt_id=attempt.id,
+                    attempt=delivery.attempts,
+                    cycle_attempts=delivery.cycle_attempts,
+                    endpoint_id=endpoint.id,
+                    url=endpoint.url,
+                    ordered=endpoint.ordered,
+                    event_type=delivery.event_type,
+                    body=(event.body or "").encode("utf-8"),
+                    secrets=endpoint.valid_secrets(now),
+                    custom_headers={str(k): str(v) for k, v in (endpoint.headers or {}).items()},
+                    endpoint_was_failing=bool(endpoint.failure_streak or endpoint.failing_since),
+                )
+            )
+    return plans, defer_until
+
+
+async def _mark_interrupted(session: Any, delivery: WebhookDelivery, now: datetime) -> None:
+    await session.execute(
+        update(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.finished.is_(False))
+        .values(finished=True, error=INTERRUPTED)
+    )
+    delivery.last_error = INTERRUPTED
+    WEBHOOK_DELIVERIES.labels(outcome="interrupted").inc()
+
+
+async def _move_to_new_job(session: Any, delivery: WebhookDelivery, *, run_at: datetime) -> None:
+    job_id = await enqueue(
+        session, DELIVER_JOB, {"delivery_ids": [delivery.id]}, workspace_id=delivery.workspace_id, run_at=run_at
+    )
+    delivery.job_id = job_id
+    delivery.status = DeliveryStatus.pending.value
+
+
+async def _older_open(session: Any, delivery: WebhookDelivery) -> WebhookDelivery | None:
+    return (
+        await session.execute(
+            select(WebhookDelivery)
+            .where(
+                WebhookDelivery.endpoint_id == delivery.endpoint_id,
+                WebhookDelivery.status.in_(OPEN_STATUSES),
+                WebhookDelivery.id != delivery.id,
+                or_(
+                    WebhookDelivery.created_at < delivery.created_at,
+                    and_(WebhookDelivery.created_at == delivery.created_at, WebhookDelivery.id < delivery.id),
+                ),
+            )
+            .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+# -- one HTTP attempt ------------------------------------------------------------------------------
+
+
+async def send(client: httpx.AsyncClient, plan: Plan, timeout: float) -> Outcome:  # noqa: ASYNC109
+    """POST one delivery; never raises: every failure becomes an `Outcome` with an error."""
+    started_at = utcnow()
+    started = time.perf_counter()
+    headers = delivery_headers(
+        delivery_id=plan.delivery_id,
+        event_type=plan.event_type,
+        body=plan.body,
+        secrets_=plan.secrets,
+        custom=plan.custom_headers,
+    )
+    outcome = Outcome(plan=plan, started_at=started_at, duration_ms=0)
+    try:
+        async with asyncio.timeout(timeout):
+            async with client.stream("POST", plan.url, content=plan.body, headers=headers) as response:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= BODY_LIMIT:
+                        break
+        outcome.status = response.status_code
+        outcome.headers = dict(response.headers.items())
+        outcome.body = b"".join(chunks)[:BODY_LIMIT].decode("utf-8", errors="replace")
+        if not 200 <= response.status_code < 300:
+            outcome.error = _status_error(response.status_code)
+            if response.status_code in (429, 503):
+                outcome.retry_after = parse_retry_after(response.headers.get("retry-after"))
+    except TimeoutError:
+        outcome.error = f"timeout: no complete response within {timeout:g} s"
+    except httpx.TimeoutException as exc:
+        outcome.error = f"timeout: {type(exc).__name__} within {timeout:g} s"
+    except httpx.HTTPError as exc:
+        if is_blocked_error(exc):
+            outcome.error = str(exc) if "blocked by SSRF policy" in str(exc) else f"blocked by SSRF policy: {exc}"
+        else:
+            outcome.error = f"network error: {type(exc).__name__}: {exc}".rstrip(": ")
+    except Exception as exc:  # never let one delivery break the batch
+        outcome.error = f"error: {type(exc).__name__}: {exc}"
+    outcome.duration_ms = int((time.perf_counter() - started) * 1000)
+    return outcome
+
+
+def _status_error(status: int) -> str:
+    if 300 <= status < 400:
+        return f"HTTP {status}: redirects are not followed"
+    if status == 410:
+        return "HTTP 410 Gone: endpoint disabled"
+    return f"HTTP {status}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = (when - utcnow()).total_seconds() if when.tzinfo else None  # type: ignore[assignment]
+        if seconds is None:
+            return None
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+def retry_delay(settings: Settings, cycle_attempts: int, retry_after: float | None) -> float | None:
+    """Seconds until the next attempt after `cycle_attempts` failed ones, or None when exhausted."""
+    schedule = settings.webhook_retry_schedule
+    if cycle_attempts > len(schedule):
+        return None
+    if retry_after is not None:
+        return retry_after
+    base = float(schedule[cycle_attempts - 1])
+    jitter = settings.webhook_retry_jitter
+    return max(0.0, base * (1 + random.uniform(-jitter, jitter)))
+
+
+# -- recording results -----------------------------------------------------------------------------
+
+
+async def record(db: Database, settings: Settings, job_id: str, outcomes: list[Outcome]) -> None:
+    """Record finished attempts, in one transaction with a fixed number of statements."""
+    now = utcnow()
+    wake: set[str] = set()
+    async with _bookkeeping(db) as session:
+        await session.execute(
+            update(WebhookAttempt),
+            [
+                {
+                    "id": o.plan.attempt_id,
+                    "finished": True,
+                    "duration_ms": o.duration_ms,
+                    "response_status": o.status,
+                    "response_headers": o.headers,
+                    "response_body": o.body,
+                    "error": o.error,
+                }
+                for o in outcomes
+            ],
+        )
+        owned = {
+            d.id: d
+            for d in (
+                await session.execute(
+                    select(WebhookDelivery).where(
+                        WebhookDelivery.id.in_([o.plan.delivery_id for o in outcomes]),
+                        WebhookDelivery.job_id == job_id,
+                    )
+                )
+            ).scalars()
+        }
+        # reset the failure streak of endpoints that were failing (a healthy one costs no write)
+        succeeded = {o.plan.endpoint_id for o in outcomes if o.ok and o.plan.endpoint_was_failing}
+        if succeeded:
+            await session.execute(
+                update(WebhookEndpoint)
+                .where(
+                    WebhookEndpoint.id.in_(succeeded),
+                    or_(WebhookEndpoint.failure_streak != 0, WebhookEndpoint.failing_since.is_not(None)),
+                )
+                .values(failure_streak=0, failing_since=None, updated_at=WebhookEndpoint.updated_at)
+            )
+        for outcome in outcomes:
+            if not outcome.ok:
+                await _endpoint_failed(session, settings, outcome.plan.endpoint_id, outcome, now)
+            plan = outcome.plan
+            delivery = owned.get(plan.delivery_id)
+            if delivery is None:
+                continue  # redelivered or deleted meanwhile: the newer job owns it
+            delivery.response_status = outcome.status
+            delivery.updated_at = now
+            if outcome.ok:
+                delivery.status = DeliveryStatus.delivered.value
+                delivery.delivered_at = now
+                delivery.last_error = None
+                delivery.next_attempt_at = None
+                WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
+            else:
+                delivery.last_error = outcome.error
+                delay = (
+                    None if outcome.status == 410 else retry_delay(settings, plan.cycle_attempts, outcome.retry_after)
+                )
+                if delay is None:
+                    delivery.status = DeliveryStatus.failed.value
+                    delivery.next_attempt_at = None
+                    WEBHOOK_DELIVERIES.labels(outcome="failed").inc()
+                else:
+                    run_at = now + timedelta(seconds=delay)
+                    await _move_to_new_job(session, delivery, run_at=run_at)
+                    delivery.next_attempt_at = run_at
+                    WEBHOOK_DELIVERIES.labels(outcome="retrying").inc()
+            if plan.ordered and delivery.status != DeliveryStatus.delivering.value:
+                wake.add(plan.endpoint_id)
+        await session.flush()
+        for endpoint_id in wake:
+            await _wake_next_in_line(session, endpoint_id, now)
+
+
+async def _endpoint_failed(session: Any, settings: Settings, endpoint_id: str, outcome: Outcome, now: datetime) -> None:
+    """Count a failed attempt; disable the endpoint on 410 or after sustained failure."""
+    keep_updated = {"updated_at": WebhookEndpoint.updated_at}
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id)
+        .values(
+            failure_streak=WebhookEndpoint.failure_streak + 1,
+            failing_since=func.coalesce(WebhookEndpoint.failing_since, now),
+            **keep_updated,
+        )
+    )
+    if outcome.status == 410:
+        reason = "the endpoint answered 410 Gone"
+        cond = WebhookEndpoint.id == endpoint_id
+    else:
+        hours = settings.webhook_disable_after_hours
+        reason = f"every delivery attempt failed for {hours:g} hours"
+        cond = and_(
+            WebhookEndpoint.id == endpoint_id,
+            WebhookEndpoint.failing_since <= now - timedelta(hours=hours),
+        )
+    result = await session.execute(
+        update(WebhookEndpoint)
+        .where(cond, WebhookEndpoint.disabled_reason.is_(None))
+        .values(disabled_reason=reason, disabled_at=now, **keep_updated)
+    )
+    if result.rowcount:
+        logger.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
+
+
+async def _wake_next_in_line(session: Any, endpoint_id: str, now: datetime) -> None:
+    """In an ordered endpoint, run the oldest open delivery's job now (it was parked)."""
+    nxt = (
+        await session.execute(
+            select(WebhookDelivery.job_id, WebhookDelivery.status, WebhookDelivery.next_attempt_at)
+            .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status.in_(OPEN_STATUSES))
+            .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+            .limit(1)
+        )
+    ).first()
+    if nxt is None or nxt.job_id is None or nxt.status != DeliveryStatus.pending.value:
+        return
+    if nxt.next_attempt_at is not None and nxt.next_attempt_at > now:
+        return  # waiting for its own retry, not parked
+    await session.execute(
+        update(Job).where(Job.id == nxt.job_id, Job.status == JobStatus.queued.value).values(run_at=now)
+    )
