@@ -1,0 +1,301 @@
+"""Webhook delivery benchmark: the engine against a bare httpx client, same receiver, same run.
+
+    .venv/bin/python -m bench.webhooks [--db sqlite|postgres] [--events 1000] [--endpoints 4]
+
+1. Fan-out throughput: `--events` events are emitted (each to `--endpoints` endpoints), then an
+   in-process worker delivers them; deliveries/s is compared with a bare `httpx.AsyncClient`
+   POSTing the same signed bodies to the same receiver at the same concurrency (ratio; target 0.5).
+2. Latency: events emitted at a steady `--rate` per second for `--seconds`; for each, the time from
+   the emitting transaction's commit to the receiver getting the first attempt (p50/p99; target
+   p99 < 250 ms).
+
+The receiver is a separate uvicorn process on 127.0.0.1 that answers 200 at once and records when
+each delivery arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+
+RECEIVER = r"""
+import json, sys, time
+import uvicorn
+seen = {}
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    if scope["path"] == "/stats":
+        body = json.dumps(seen).encode()
+        seen.clear()
+    else:
+        headers = dict(scope["headers"])
+        key = (headers.get(b"x-ontora-delivery-id") or b"").decode()
+        seen.setdefault(key, time.time())
+        body = b"ok"
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", access_log=False, interface="asgi3")
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_receiver() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(f"{url}/stats", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError("receiver did not start")
+
+
+def make_database(kind: str) -> tuple[str, Any]:
+    from harken.core.migrate import upgrade
+
+    if kind == "sqlite":
+        tmp = tempfile.mkdtemp(prefix="harken-bench-")
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade(url)
+        return url, lambda: None
+    base = os.environ.get("HARKEN_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    name = f"harken_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{base.rsplit('/', 1)[0]}/{name}"
+    upgrade(url)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+async def setup(db: Any, url: str, endpoints: int) -> str:
+    from harken.webhooks.schemas import EndpointCreate
+    from harken.webhooks.service import create_endpoint
+    from harken.workspaces.service import create_workspace
+
+    async with db.session() as session:
+        workspace = await create_workspace(session, "bench")
+    from harken.core.settings import Settings
+
+    settings = Settings(_env_file=None)
+    async with db.session() as session:
+        for i in range(endpoints):
+            body = EndpointCreate(workspace_id=workspace.id, url=f"{url}/hook/{i}")
+            await create_endpoint(session, workspace.id, body, settings, created_by=None)
+    return workspace.id
+
+
+def data(i: int) -> dict[str, Any]:
+    return {"interview_id": f"iv-{i}", "name": f"Campaign {i}", "contact_count": i}
+
+
+async def emit_batch(db: Any, workspace_id: str, start: int, count: int) -> None:
+    from harken.webhooks.events import emit
+
+    async with db.session() as session:
+        for i in range(start, start + count):
+            await emit(session, workspace_id=workspace_id, event_type="campaign.started", data=data(i))
+
+
+async def delivered(db: Any) -> int:
+    from harken.webhooks.models import WebhookDelivery
+
+    async with db.read_sessionmaker() as session:
+        return (
+            await session.execute(
+                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "delivered")
+            )
+        ).scalar_one()
+
+
+async def baseline(url: str, bodies: list[tuple[str, bytes, dict[str, str]]], concurrency: int) -> float:
+    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
+    for item in bodies:
+        queue.put_nowait(item)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=10, follow_redirects=False) as client:
+
+        async def runner() -> None:
+            while True:
+                try:
+                    target, body, headers = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                response = await client.post(target, content=body, headers=headers)
+                assert response.status_code == 200
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(runner() for _ in range(concurrency)))
+        return time.perf_counter() - t0
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import harken.models
+    import harken.tasks  # noqa: F401
+    from harken.core.db import Database
+    from harken.core.jobs import Worker
+    from harken.core.settings import Settings
+    from harken.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+    from harken.webhooks.signing import delivery_headers
+
+    receiver, url = start_receiver()
+    db_url, drop = make_database(args.db)
+    db = Database(db_url)
+    settings = Settings(
+        _env_file=None,
+        database_url=db_url,
+        webhook_allowed_networks=["127.0.0.0/8"],
+        worker_concurrency=args.concurrency,
+        worker_poll_interval=0.2,
+    )
+    out: dict[str, Any] = {"db": args.db, "events": args.events, "endpoints": args.endpoints}
+    try:
+        workspace_id = await setup(db, url, args.endpoints)
+        # -- 1. throughput ------------------------------------------------------------------------
+        t0 = time.perf_counter()
+        for start in range(0, args.events, 100):
+            await emit_batch(db, workspace_id, start, min(100, args.events - start))
+        out["emit_events_per_s"] = round(args.events / (time.perf_counter() - t0), 1)
+        total = args.events * args.endpoints
+        worker = Worker(db, settings, concurrency=args.concurrency)
+        t0 = time.perf_counter()
+        task = asyncio.create_task(worker.run())
+        while await delivered(db) < total:
+            await asyncio.sleep(0.05)
+        engine_s = time.perf_counter() - t0
+        worker.stop()
+        await task
+        httpx.get(f"{url}/stats")  # reset
+        async with db.read_sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(WebhookDelivery.id, WebhookDelivery.event_type, Event.body, WebhookEndpoint.url)
+                    .join(Event, Event.id == WebhookDelivery.event_id)
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                )
+            ).all()
+            secret = (await session.execute(select(WebhookEndpoint.secret).limit(1))).scalar_one()
+        bodies = [
+            (
+                r.url,
+                r.body.encode(),
+                delivery_headers(delivery_id=r.id, event_type=r.event_type, body=r.body.encode(), secrets_=[secret]),
+            )
+            for r in rows
+        ]
+        baseline_s = await baseline(url, bodies, args.concurrency * args.endpoints)
+        out["deliveries"] = total
+        out["engine_deliveries_per_s"] = round(total / engine_s, 1)
+        out["bare_httpx_per_s"] = round(total / baseline_s, 1)
+        out["ratio"] = round(baseline_s / engine_s, 2)
+        httpx.get(f"{url}/stats")
+
+        # -- 2. latency at a steady rate, one endpoint --------------------------------------------
+        async with db.session() as session:
+            await session.execute(
+                WebhookEndpoint.__table__.update().where(WebhookEndpoint.url != f"{url}/hook/0").values(active=False)
+            )
+        commits: dict[str, float] = {}
+        worker = Worker(db, settings, concurrency=args.concurrency)
+        task = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.5)
+        from harken.webhooks.events import emit
+
+        n = int(args.rate * args.seconds)
+
+        async def one(i: int) -> None:
+            async with db.session() as session:
+                event = await emit(session, workspace_id=workspace_id, event_type="campaign.started", data=data(i))
+            commits[event.id] = time.time()
+
+        # A steady rate of independent transactions, as concurrent API requests would make them.
+        tasks = []
+        t_start = time.perf_counter()
+        for i in range(n):
+            delay = t_start + i / args.rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        achieved = n / (time.perf_counter() - t_start)
+        target = total + n
+        deadline = time.perf_counter() + 60
+        while await delivered(db) < target and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
+        worker.stop()
+        await task
+        seen = json.loads(httpx.get(f"{url}/stats").text)
+        async with db.read_sessionmaker() as session:
+            pairs = dict(
+                (
+                    await session.execute(
+                        select(WebhookDelivery.id, WebhookDelivery.event_id).where(
+                            WebhookDelivery.event_id.in_(list(commits))
+                        )
+                    )
+                ).all()
+            )
+        latencies = sorted((seen[d] - commits[e]) * 1000 for d, e in pairs.items() if d in seen)
+        out["latency_events"] = n
+        out["latency_rate_achieved"] = round(achieved, 1)
+        out["latency_received"] = len(latencies)
+        if latencies:
+            out["latency_p50_ms"] = round(statistics.median(latencies), 1)
+            out["latency_p99_ms"] = round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1)
+            out["latency_max_ms"] = round(latencies[-1], 1)
+    finally:
+        await db.dispose()
+        drop()
+        receiver.terminate()
+        receiver.wait()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--endpoints", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
