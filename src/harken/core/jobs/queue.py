@@ -74,6 +74,7 @@ class Reschedule(Exception):
 _HANDLERS: dict[str, JobSpec] = {}
 _PERIODICS: dict[str, PeriodicSpec] = {}
 _WAKE_LISTENERS: set[Callable[[], None]] = set()
+_STOP_HOOKS: list[Callable[[], Awaitable[None]]] = []
 
 
 def job_handler(
@@ -100,6 +101,18 @@ def periodic(kind: str, *, every: timedelta) -> Callable[[Handler], Handler]:
         return fn
 
     return register
+
+
+def on_worker_stop(hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """Register a coroutine a worker awaits, in its event loop, after its last job (e.g. closing
+    a domain's HTTP client sessions)."""
+    if hook not in _STOP_HOOKS:
+        _STOP_HOOKS.append(hook)
+    return hook
+
+
+def worker_stop_hooks() -> list[Callable[[], Awaitable[None]]]:
+    return list(_STOP_HOOKS)
 
 
 def load_task_modules(settings: Settings) -> None:

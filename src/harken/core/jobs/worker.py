@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, literal, literal_column, select, text, update
+from sqlalchemy import bindparam, case, literal, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -48,6 +48,7 @@ from harken.core.jobs.queue import (
     registered_handlers,
     registered_periodics,
     remove_wake_listener,
+    worker_stop_hooks,
 )
 from harken.core.metrics import JOBS_PROCESSED
 from harken.core.settings import Settings
@@ -89,6 +90,7 @@ class Worker:
         self._more = False  # the last claim filled every free slot: the queue may hold more
         self._running: dict[str, asyncio.Task[None]] = {}
         self._done: list[str] = []  # succeeded jobs whose outcome is not written yet
+        self._results: dict[str, dict[str, Any]] = {}  # the result of each of those that returned one
         self._flush_event = asyncio.Event()
         self._flush_closing = False
         self._batching = False  # successes are written in batches while `run()` is active
@@ -150,6 +152,11 @@ class Worker:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            for hook in worker_stop_hooks():
+                try:
+                    await hook()
+                except Exception:
+                    logger.exception("worker %s: stop hook %r failed", self.name, hook)
             logger.info("worker %s stopped after %d jobs", self.name, self.processed)
 
     async def _claim_loop(self) -> None:
@@ -341,12 +348,14 @@ class Worker:
         try:
             async with self._bookkeeping() as session:
                 if job_ids:
-                    await session.execute(self._succeeded_statement(job_ids))
+                    await self._write_successes(session, job_ids)
                 result = await session.execute(self._claim_statement(limit))
-                return [dict(row._mapping) for row in result]
+                claimed = [dict(row._mapping) for row in result]
         except BaseException:
             self._done[:0] = job_ids
             raise
+        self._forget_results(job_ids)
+        return claimed
 
     def _due(self, now: Any) -> Any:
         query = select(Job.id).where(Job.status == _QUEUED, Job.run_at <= now)
@@ -437,12 +446,11 @@ class Worker:
             await self._retry(ctx.job_id, spec.backoff(ctx.attempt), error)
             return "retried"
         if isinstance(result, dict):
-            await self._finish(ctx.job_id, JobStatus.succeeded, result=result)
-        elif self._batching:
-            self._done.append(ctx.job_id)
+            self._results[ctx.job_id] = result
+        self._done.append(ctx.job_id)
+        if self._batching:
             self._flush_event.set()
         else:  # `_execute` called outside `run()` (tests driving a worker by hand): write it now
-            self._done.append(ctx.job_id)
             await self._flush()
         return "succeeded"
 
@@ -475,10 +483,28 @@ class Worker:
         job_ids, self._done = self._done, []
         try:
             async with self._bookkeeping() as session:
-                await session.execute(self._succeeded_statement(job_ids))
+                await self._write_successes(session, job_ids)
         except BaseException:
             self._done[:0] = job_ids
             raise
+        self._forget_results(job_ids)
+
+    async def _write_successes(self, session: AsyncSession, job_ids: list[str]) -> None:
+        """Mark jobs succeeded: one statement for all, plus one batched statement for their results."""
+        results = [{"b_id": job_id, "b_result": self._results[job_id]} for job_id in job_ids if job_id in self._results]
+        if results:
+            table = Job.__table__
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"), table.c.locked_by == self.name, table.c.status == _RUNNING)
+                .values(result=bindparam("b_result")),
+                results,
+            )
+        await session.execute(self._succeeded_statement(job_ids))
+
+    def _forget_results(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            self._results.pop(job_id, None)
 
     def _succeeded_statement(self, job_ids: list[str]) -> Any:
         return (
