@@ -71,7 +71,7 @@ async def test_receiver_down_then_back_loses_nothing(
     assert set(receiver.delivery_ids()) == {r["id"] for r in rows}
     assert sorted(r.json()["data"]["contact_count"] for r in receiver.received()) == list(range(20))
     errors = (await delivery_detail(client, tenant, endpoint["id"], rows[0]["id"]))["attempt_log"][0]["error"]
-    assert errors.startswith("network error: ConnectError")
+    assert errors.startswith("network error: connection failed")
 
 
 async def _all_delivered(app: Any, n: int) -> bool:

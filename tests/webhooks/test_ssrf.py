@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import ipaddress
 
-import httpx
+import aiohttp
 import pytest
 
-from harken.webhooks.ssrf import AddressPolicy, guarded_client, is_blocked_error, validate_url
+from harken.webhooks.ssrf import (
+    AddressPolicy,
+    BlockedAddressError,
+    blocked_error,
+    check_literal_host,
+    guarded_session,
+    is_blocked_error,
+    validate_url,
+)
 from tests.webhooks.receiver import Receiver
 
 BLOCKED = [
@@ -86,19 +94,27 @@ def test_registration_url_rules(url: str, https_only: bool, problem: str | None)
         assert result is not None and problem in result
 
 
-async def test_guarded_client_refuses_loopback_at_connect_time() -> None:
+async def test_guarded_session_refuses_loopback_at_connect_time() -> None:
     receiver = Receiver().start()
     try:
-        async with guarded_client(AddressPolicy(), timeout=2) as client:
-            for url in (receiver.url(), f"http://localhost:{receiver.port}/hook"):
-                with pytest.raises(httpx.ConnectError) as info:
-                    await client.post(url, content=b"{}")
-                assert is_blocked_error(info.value)
-                assert "blocked by SSRF policy" in str(info.value)
+        async with guarded_session(AddressPolicy(), timeout=2) as session:
+            # a name: refused by the resolver, before any connection is made
+            with pytest.raises(aiohttp.ClientConnectorError) as info:
+                await session.post(f"http://localhost:{receiver.port}/hook", data=b"{}")
+            assert is_blocked_error(info.value)
+            assert "blocked by SSRF policy" in str(blocked_error(info.value))
+        # an IP literal never reaches a resolver: the pre-flight check refuses it
+        with pytest.raises(BlockedAddressError, match="loopback"):
+            check_literal_host(receiver.url(), AddressPolicy())
+        check_literal_host("http://93.184.216.34/hook", AddressPolicy())  # public: allowed
         assert receiver.received() == []  # nothing ever reached the server
-        async with guarded_client(AddressPolicy.from_settings(False, ["127.0.0.0/8"]), timeout=2) as client:
-            response = await client.post(f"http://localhost:{receiver.port}/hook", content=b"{}")
-            assert response.status_code == 200
+        allow_loopback = AddressPolicy.from_settings(False, ["127.0.0.0/8"])
+        check_literal_host(receiver.url(), allow_loopback)
+        async with (
+            guarded_session(allow_loopback, timeout=2) as session,
+            session.post(f"http://localhost:{receiver.port}/hook", data=b"{}") as response,
+        ):
+            assert response.status == 200
         assert receiver.received()[0].headers["host"] == f"localhost:{receiver.port}"  # Host header kept
     finally:
         receiver.stop()

@@ -1,11 +1,13 @@
 """SSRF protection at connect time (contract §5.3).
 
-The HTTP client resolves each host itself, refuses any address that is not public (loopback,
-private, link-local, multicast, reserved, unspecified, shared/CGNAT, cloud metadata; IPv4 and IPv6,
-IPv4-mapped and 6to4/NAT64 forms unwrapped) and connects to the vetted address. The URL keeps the
-host name, so the `Host` header, TLS SNI and certificate checks stay correct, and a DNS answer that
-changes between check and connect (rebinding) can't slip through: the address that was checked is
-the address that is dialled.
+The delivery client resolves each host through a guarded resolver that refuses any address that is
+not public (loopback, private, link-local, multicast, reserved, unspecified, shared/CGNAT, cloud
+metadata; IPv4 and IPv6, IPv4-mapped and 6to4/NAT64 forms unwrapped) and hands only vetted
+addresses to the connector, which dials exactly those. The URL keeps the host name, so the `Host`
+header, TLS SNI and certificate checks stay correct, and a DNS answer that changes between check
+and connect (rebinding) can't slip through: the address that was checked is the address that is
+dialled. A URL whose host is an IP literal never reaches a resolver, so `check_literal_host` vets
+it before the request.
 
 Operators may allow private targets (`HARKEN_WEBHOOK_ALLOW_PRIVATE=true`) or specific networks
 (`HARKEN_WEBHOOK_ALLOWED_NETWORKS='["10.0.0.0/8"]'`). Cloud metadata addresses stay blocked unless
@@ -14,16 +16,14 @@ an allowed network names them explicitly.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -53,8 +53,8 @@ EXTRA_BLOCKED = tuple(
 )
 
 
-class BlockedAddressError(httpcore.ConnectError):
-    """The destination resolved only to addresses the SSRF policy refuses."""
+class BlockedAddressError(OSError):
+    """The destination is, or resolves only to, addresses the SSRF policy refuses."""
 
 
 @dataclass(frozen=True)
@@ -142,41 +142,37 @@ def validate_url(url: str, *, https_only: bool) -> str | None:
     return None
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """A network backend that dials only addresses the policy allows."""
+def check_literal_host(url: str, policy: AddressPolicy) -> None:
+    """Raise `BlockedAddressError` if `url`'s host is an IP literal the policy refuses."""
+    host = (urlsplit(url).hostname or "").strip("[]")
+    try:
+        literal = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return  # a name: the guarded resolver checks what it resolves to
+    reason = policy.check(literal)
+    if reason is not None:
+        raise BlockedAddressError(f"blocked by SSRF policy: {host} ({reason}) is not a public address")
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with getaddrinfo and returns only the addresses the policy allows."""
 
     def __init__(self, policy: AddressPolicy) -> None:
-        from httpcore._backends.auto import AutoBackend
-
         self.policy = policy
-        self._inner = AutoBackend()
+        self._inner = aiohttp.ThreadedResolver()
 
-    async def resolve(self, host: str, port: int) -> list[str]:
-        host = host.strip("[]")
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None:
-            infos = [str(literal)]
-        else:
-            loop = asyncio.get_running_loop()
-            try:
-                results = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except socket.gaierror as exc:
-                raise httpcore.ConnectError(f"DNS resolution failed for {host}: {exc}") from exc
-            infos = []
-            for *_, sockaddr in results:
-                address = str(sockaddr[0]).split("%", 1)[0]
-                if address not in infos:
-                    infos.append(address)
-        allowed: list[str] = []
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        allowed: list[ResolveResult] = []
         refused: list[str] = []
-        for address in infos:
+        for result in results:
+            address = str(result["host"]).split("%", 1)[0]
             reason = self.policy.check(ipaddress.ip_address(address))
             if reason is None:
-                allowed.append(address)
-            else:
+                allowed.append(result)
+            elif f"{address} ({reason})" not in refused:
                 refused.append(f"{address} ({reason})")
         if not allowed:
             raise BlockedAddressError(
@@ -184,63 +180,43 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             )
         return allowed
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        last: Exception | None = None
-        for address in await self.resolve(host, port):
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Any = None,
-    ) -> Any:
-        raise httpcore.ConnectError("unix sockets are not allowed for webhooks")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        await self._inner.close()
 
 
-def guarded_client(
+def guarded_session(
     policy: AddressPolicy, *, timeout: float, max_connections: int = 200, user_agent: str = ""
-) -> httpx.AsyncClient:
-    """An AsyncClient that never follows redirects, ignores proxy env vars and dials only vetted IPs."""
-    transport = httpx.AsyncHTTPTransport(trust_env=False)
-    ssl_context = httpx.create_ssl_context(trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(  # swap in the guarded backend
-        ssl_context=ssl_context,
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=30.0,
-        network_backend=GuardedBackend(policy),
+) -> aiohttp.ClientSession:
+    """A client session that dials only vetted addresses, ignores proxy env vars and cookies.
+
+    Callers pass `allow_redirects=False` per request (aiohttp has no session-wide switch) and
+    check IP-literal hosts with `check_literal_host`.
+    """
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(policy),
+        limit=max_connections,
+        keepalive_timeout=30.0,
+        ttl_dns_cache=10,
     )
-    return httpx.AsyncClient(
-        transport=transport,
-        follow_redirects=False,
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout),
         trust_env=False,
-        timeout=httpx.Timeout(timeout),
+        cookie_jar=aiohttp.DummyCookieJar(),
         headers={"User-Agent": user_agent} if user_agent else None,
+        skip_auto_headers=() if user_agent else ("User-Agent",),
     )
+
+
+def blocked_error(exc: BaseException) -> BaseException | None:
+    """The SSRF refusal behind `exc` (it may be wrapped by the client), or None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, BlockedAddressError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def is_blocked_error(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, BlockedAddressError) or "blocked by SSRF policy" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return blocked_error(exc) is not None

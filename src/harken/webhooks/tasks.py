@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, exists, select
 
 from harken.core.db import utcnow
-from harken.core.jobs import Job, JobContext, JobStatus, enqueue, job_handler, periodic
-from harken.webhooks.delivery import run_job
+from harken.core.jobs import Job, JobContext, JobStatus, enqueue, job_handler, on_worker_stop, periodic
+from harken.webhooks.delivery import close_clients, run_job
 from harken.webhooks.events import DELIVER_JOB
 from harken.webhooks.models import OPEN_STATUSES, Event, WebhookAttempt, WebhookDelivery
 
@@ -17,6 +17,9 @@ from harken.webhooks.models import OPEN_STATUSES, Event, WebhookAttempt, Webhook
 async def deliver(ctx: JobContext) -> dict[str, int]:
     """Attempt the deliveries this job owns (see `harken.webhooks.delivery`)."""
     return await run_job(ctx)
+
+
+on_worker_stop(close_clients)
 
 
 @periodic("webhooks.purge", every=timedelta(hours=1))
