@@ -1,10 +1,11 @@
-"""Webhook delivery benchmark: the engine against a bare httpx client, same receiver, same run.
+"""Webhook delivery benchmark: the engine against a bare HTTP client, same receiver, same run.
 
     .venv/bin/python -m bench.webhooks [--db sqlite|postgres] [--events 1000] [--endpoints 4]
 
 1. Fan-out throughput: `--events` events are emitted (each to `--endpoints` endpoints), then an
-   in-process worker delivers them; deliveries/s is compared with a bare `httpx.AsyncClient`
-   POSTing the same signed bodies to the same receiver at the same concurrency (ratio; target 0.5).
+   in-process worker delivers them; deliveries/s is compared with a bare `aiohttp.ClientSession`
+   (the engine's HTTP library) POSTing the same signed bodies to the same receiver at the same
+   concurrency (ratio; target 0.5). A bare `httpx.AsyncClient` is timed too, for reference.
 2. Latency: events emitted at a steady `--rate` per second for `--seconds`; for each, the time from
    the emitting transaction's commit to the receiver getting the first attempt (p50/p99; target
    p99 < 250 ms).
@@ -28,6 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from sqlalchemy import create_engine, func, select, text
 
@@ -101,6 +103,54 @@ def make_database(kind: str) -> tuple[str, Any]:
     return url, drop
 
 
+def start_workers(db_url: str, count: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
+    """`harken worker` processes, as a deployment runs them next to the API servers."""
+    env = {
+        **os.environ,
+        "HARKEN_DATABASE_URL": db_url,
+        "HARKEN_DATA_DIR": tempfile.mkdtemp(prefix="harken-bench-worker-"),
+        "HARKEN_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+        "HARKEN_WORKER_POLL_INTERVAL": "0.2",
+        "HARKEN_LOG_LEVEL": "WARNING",
+    }
+    harken = str(Path(sys.executable).with_name("harken"))
+    return [
+        subprocess.Popen([harken, "worker", "--concurrency", str(concurrency)], env=env, stdout=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
+
+
+def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=60)
+
+
+class Workers:
+    """The engine's workers for one phase: in this process (`count` 0) or `count` processes."""
+
+    def __init__(self, db: Any, db_url: str, settings: Any, count: int, concurrency: int) -> None:
+        self.db, self.db_url, self.settings, self.count, self.concurrency = db, db_url, settings, count, concurrency
+
+    async def __aenter__(self) -> Workers:
+        from harken.core.jobs import Worker
+
+        if self.count:
+            self.processes = start_workers(self.db_url, self.count, self.concurrency)
+        else:
+            self.worker = Worker(self.db, self.settings, concurrency=self.concurrency)
+            self.task = asyncio.create_task(self.worker.run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.count:
+            await asyncio.to_thread(stop_workers, self.processes)
+        else:
+            self.worker.stop()
+            await self.task
+
+
 async def setup(db: Any, url: str, endpoints: int) -> str:
     from harken.webhooks.schemas import EndpointCreate
     from harken.webhooks.service import create_endpoint
@@ -142,6 +192,29 @@ async def delivered(db: Any) -> int:
 
 
 async def baseline(url: str, bodies: list[tuple[str, bytes, dict[str, str]]], concurrency: int) -> float:
+    """Seconds a bare aiohttp session (the engine's HTTP library) takes to POST every body."""
+    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
+    for item in bodies:
+        queue.put_nowait(item)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def runner() -> None:
+            while True:
+                try:
+                    target, body, headers = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                async with session.post(target, data=body, headers=headers, allow_redirects=False) as response:
+                    await response.read()
+                    assert response.status == 200
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(runner() for _ in range(concurrency)))
+        return time.perf_counter() - t0
+
+
+async def baseline_httpx(url: str, bodies: list[tuple[str, bytes, dict[str, str]]], concurrency: int) -> float:
+    """The same with httpx, for reference (the library the engine used before)."""
     queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
     for item in bodies:
         queue.put_nowait(item)
@@ -166,7 +239,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     import harken.models
     import harken.tasks  # noqa: F401
     from harken.core.db import Database
-    from harken.core.jobs import Worker
     from harken.core.settings import Settings
     from harken.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
     from harken.webhooks.signing import delivery_headers
@@ -181,7 +253,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         worker_concurrency=args.concurrency,
         worker_poll_interval=0.2,
     )
-    out: dict[str, Any] = {"db": args.db, "events": args.events, "endpoints": args.endpoints}
+    out: dict[str, Any] = {
+        "db": args.db,
+        "events": args.events,
+        "endpoints": args.endpoints,
+        "worker_processes": args.worker_processes,
+    }
     try:
         workspace_id = await setup(db, url, args.endpoints)
         # -- 1. throughput ------------------------------------------------------------------------
@@ -190,14 +267,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await emit_batch(db, workspace_id, start, min(100, args.events - start))
         out["emit_events_per_s"] = round(args.events / (time.perf_counter() - t0), 1)
         total = args.events * args.endpoints
-        worker = Worker(db, settings, concurrency=args.concurrency)
         t0 = time.perf_counter()
-        task = asyncio.create_task(worker.run())
-        while await delivered(db) < total:
-            await asyncio.sleep(0.05)
-        engine_s = time.perf_counter() - t0
-        worker.stop()
-        await task
+        async with Workers(db, db_url, settings, args.worker_processes, args.concurrency):
+            while await delivered(db) < total:
+                await asyncio.sleep(0.05)
+            engine_s = time.perf_counter() - t0
         httpx.get(f"{url}/stats")  # reset
         async with db.read_sessionmaker() as session:
             rows = (
@@ -217,10 +291,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for r in rows
         ]
         baseline_s = await baseline(url, bodies, args.concurrency * args.endpoints)
+        httpx.get(f"{url}/stats")
+        httpx_s = await baseline_httpx(url, bodies, args.concurrency * args.endpoints)
         out["deliveries"] = total
         out["engine_deliveries_per_s"] = round(total / engine_s, 1)
-        out["bare_httpx_per_s"] = round(total / baseline_s, 1)
+        out["bare_aiohttp_per_s"] = round(total / baseline_s, 1)
         out["ratio"] = round(baseline_s / engine_s, 2)
+        out["bare_httpx_per_s"] = round(total / httpx_s, 1)
         httpx.get(f"{url}/stats")
 
         # -- 2. latency at a steady rate, one endpoint --------------------------------------------
@@ -229,9 +306,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 WebhookEndpoint.__table__.update().where(WebhookEndpoint.url != f"{url}/hook/0").values(active=False)
             )
         commits: dict[str, float] = {}
-        worker = Worker(db, settings, concurrency=args.concurrency)
-        task = asyncio.create_task(worker.run())
-        await asyncio.sleep(0.5)
+        workers = Workers(db, db_url, settings, args.worker_processes, args.concurrency)
+        await workers.__aenter__()
+        await asyncio.sleep(2.0 if args.worker_processes else 0.5)  # processes: let them start up
         from harken.webhooks.events import emit
 
         n = int(args.rate * args.seconds)
@@ -255,8 +332,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         deadline = time.perf_counter() + 60
         while await delivered(db) < target and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
-        worker.stop()
-        await task
+        await workers.__aexit__(None, None, None)
         seen = json.loads(httpx.get(f"{url}/stats").text)
         async with db.read_sessionmaker() as session:
             pairs = dict(
@@ -292,6 +368,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        help="0: one worker inside the benchmark process; N: N separate `harken worker` processes",
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print(json.dumps(result, indent=2))
