@@ -1,6 +1,7 @@
 """Campaign events end to end: a webhook endpoint registered through the public API, a real HTTP
 receiver on 127.0.0.1 and a real worker sending the deliveries, while a campaign is driven through
-the API (create with topics, contacts, start, pause, resume, transcript imports, complete).
+the API (create with topics, contacts, start, pause, resume, reschedule, skip, transcript imports,
+complete, and completion by itself).
 
 Each received request is checked as an integrator would: signatures (both schemes) with the secret
 the API returned, the contract's headers and envelope, and `data` with exactly the keys of the
@@ -326,6 +327,49 @@ async def test_imported_transcripts_complete_the_campaign_by_themselves(
     assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "completed"
     # the campaign.completed envelope is not older than the interview.completed that caused it
     assert closed["timestamp"] >= completed["timestamp"]
+
+
+async def test_booking_and_skipping_contacts(
+    api: Api, client: AsyncClient, tenant: Tenant, receiver: Receiver, delivery_worker: Worker
+) -> None:
+    """A re-booked interview fires `interview.scheduled` with the booked time (UTC); a campaign
+    whose contacts are all completed or skipped completes by itself."""
+    hooks = await Hooks.register(client, tenant, receiver, "/book", ordered=True)
+    campaign = await api.create(name="Bookings", topics=[{"name": "Handover"}])
+    iid = campaign["id"]
+    response = await api.post(f"/v1/interviews/{iid}/contacts/bulk", json={"contacts": PEOPLE})
+    assert response.status_code == 200
+    assert (await api.post(f"/v1/interviews/{iid}/start")).status_code == 200
+    await hooks.settled(4)
+    contacts, conversations = await _ids(api, iid)
+    sam, ana, kai = contacts["sam@example.com"], contacts["ana@example.com"], contacts["Kai Moreau"]
+
+    booked = await api.post(
+        f"/v1/interviews/{iid}/contacts/{ana['id']}/reschedule", json={"new_time": "2026-05-04T17:00:00+02:00"}
+    )
+    assert booked.status_code == 200, booked.text
+    assert booked.json()["scheduled_at"] == "2026-05-04T15:00:00Z"
+    got = await hooks.settled(5)
+    assert hooks.check(got[4])["data"] == {
+        "interview_id": iid,
+        "conversation_id": conversations[ana["id"]],  # the same conversation, now booked
+        "contact": {"name": "Ana Ruiz", "email": "ana@example.com"},
+        "scheduled_for": "2026-05-04T15:00:00Z",
+    }
+
+    imported = await _import(api, iid, sam["id"], minutes=9)
+    for contact in (ana, kai):
+        cancelled = await api.post(
+            f"/v1/interviews/{iid}/contacts/{contact['id']}/cancel", json={"mark_as_skipped": True}
+        )
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "skipped"
+    got = await hooks.settled(7)
+    completed, closed = hooks.check(got[5]), hooks.check(got[6])
+    assert completed["event"] == "interview.completed"
+    assert completed["data"]["conversation_id"] == imported["id"] and completed["data"]["duration_minutes"] == 9
+    assert closed["event"] == "campaign.completed"
+    assert closed["data"] == {"interview_id": iid, "completed_count": 1, "total_count": 3}
+    assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "completed"
 
 
 async def test_a_rolled_back_pause_sends_nothing(
