@@ -123,6 +123,21 @@ async def test_event_payloads_match_the_seed(api: Api) -> None:
     assert [j.payload for j in synth] == [{"interview_id": iid}]
 
 
+async def test_pause_reason_outside_the_catalog_is_a_422(api: Api) -> None:
+    """`campaign.paused` carries `user_paused` or `timeframe_ended`; any other reason used to reach
+    the event catalog's check and answer 500."""
+    campaign, _ = await api.ready(1)
+    iid = campaign["id"]
+    assert (await api.post(f"/v1/interviews/{iid}/start")).status_code == 200
+    refused = await api.post(f"/v1/interviews/{iid}/pause", json={"reason": "vacation"})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert (await api.get(f"/v1/interviews/{iid}")).json()["status"] == "active"
+    assert await api.events("campaign.paused") == []
+    paused = await api.post(f"/v1/interviews/{iid}/pause", json={"reason": "user_paused"})
+    assert paused.status_code == 200 and paused.json()["paused_reason"] == "user_paused"
+
+
 async def test_start_invites_every_pending_contact(api: Api) -> None:
     campaign, contacts = await api.ready(3)
     iid = campaign["id"]

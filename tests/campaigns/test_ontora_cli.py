@@ -1,27 +1,33 @@
 """The published `ontora-cli` (PyPI), unmodified, against a real `harken serve` subprocess.
 
 Covers `auth status`, `campaigns list|create --config|show|start|pause|resume`,
-`contacts list|add|import` and `transcripts list`. (`transcripts get|export`, `reports` and
-`webhooks` call routes owned by other domains; `webhooks` is exercised when its routes exist.)
+`contacts list|add|import`, `transcripts list` and `webhooks list|add|test|deliveries|remove` (the
+server may deliver to a real receiver on 127.0.0.1). (`transcripts get|export` and `reports` call
+routes owned by other domains.)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from harken.core.settings import Settings
+from harken.webhooks import WebhookVerificationError, verify
 from tests.helpers import ServerProcess, free_port
+from tests.webhooks.receiver import Receiver
 
 KEY = "ont_live_" + "cli0test0key0" * 4
 ONTORA = shutil.which("ontora", path=str(Path(sys.executable).parent)) or shutil.which("ontora")
@@ -65,6 +71,7 @@ def cli(settings: Settings, tmp_path: Path) -> Iterator[Cli]:
         "HARKEN_BOOTSTRAP_API_KEY": KEY,
         "HARKEN_BASE_URL": f"http://127.0.0.1:{port}",
         "HARKEN_RATE_LIMIT": "100000/minute",
+        "HARKEN_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',  # the tests' receivers listen on loopback
     }
     server = ServerProcess(["serve", "--port", str(port)], env, port=port).start(tmp_path / "serve.log").wait_ready()
     home = tmp_path / "home"
@@ -215,9 +222,136 @@ def _create_raw(cli: Cli, tmp_path: Path, yaml_text: str) -> subprocess.Complete
     return cli.run("campaigns", "create", "--config", str(config), ok=False)
 
 
-def test_webhooks_commands_when_available(cli: Cli) -> None:
+# ---------------------------------------------------------------- webhooks
+
+CREATED = re.compile(r"Created endpoint (\S+)\nSigning secret \(save now, not shown again\): (whsec_\S+)")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+def poll(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Wait (bounded) for `predicate()` to be truthy; returns its value."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.05)
+    return value
+
+
+def _add(cli: Cli, *args: str) -> tuple[str, str]:
+    out = cli.run("webhooks", "add", *args).stdout
+    match = CREATED.search(out)
+    assert match, out
+    return match.group(1), match.group(2)
+
+
+def _delivered(cli: Cli, endpoint_id: str, n: int) -> list[dict[str, Any]]:
+    """The endpoint's deliveries once there are `n` and every one is delivered (bounded wait)."""
+
+    def done() -> list[dict[str, Any]] | None:
+        with cli.http as http:
+            rows = http.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries").json()
+        return rows if len(rows) == n and all(r["status"] == "delivered" for r in rows) else None
+
+    return poll(done)
+
+
+def _events(receiver: Receiver, path: str, secret: str) -> list[dict[str, Any]]:
+    """What `path` received, each request verified with `secret` (both signature schemes)."""
+    envelopes = []
+    for request in receiver.received(path):
+        envelope = verify(request.body, request.headers, secret)
+        body_only = {k: v for k, v in request.headers.items() if not k.startswith("webhook-")}
+        assert verify(request.body, body_only, secret) == envelope
+        assert request.headers["x-ontora-event"] == envelope["event"]
+        envelopes.append(envelope)
+    return envelopes
+
+
+def _rows(table: str) -> list[list[str]]:
+    """The body rows of a rich table printed by the CLI, as cells."""
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│")]
+
+
+def test_webhooks_commands_through_the_cli(cli: Cli, tmp_path: Path, receiver: Receiver) -> None:
+    assert _rows(cli.run("webhooks", "list").stdout) == []
+
+    all_id, all_secret = _add(cli, receiver.url("/all"), "--description", "Everything")
+    campaign_id, campaign_secret = _add(cli, receiver.url("/campaigns"), "--events", "campaign.started,campaign.paused")
+    assert all_secret != campaign_secret
     with cli.http as http:
-        probe = http.get("/v1/webhook-endpoints", params={"workspace_id": cli.workspace_id})
-    if probe.status_code in (404, 405):
-        pytest.skip("webhook endpoint routes are not in this build yet (webhooks domain)")
-    assert "Webhooks" in cli.run("webhooks", "list").stdout
+        everything = http.get(f"/v1/webhook-endpoints/{all_id}").json()
+        filtered = http.get(f"/v1/webhook-endpoints/{campaign_id}").json()
+    assert everything["events"] == [] and everything["description"] == "Everything" and everything["active"] is True
+    assert filtered["events"] == ["campaign.started", "campaign.paused"] and filtered["description"] is None
+    assert "secret" not in everything
+    listed = {row[0]: row[1:] for row in _rows(cli.run("webhooks", "list").stdout)}
+    assert listed == {
+        all_id: [receiver.url("/all"), "*all*", "yes"],
+        campaign_id: [receiver.url("/campaigns"), "campaign.started, campaign.paused", "yes"],
+    }
+
+    # `webhooks test` (a POST without a body): one signed webhook.test to that endpoint only
+    assert "Enqueued 1 test delivery(ies)" in cli.run("webhooks", "test", all_id).stdout
+    [test_delivery] = _delivered(cli, all_id, 1)
+    [test_event] = _events(receiver, "/all", all_secret)
+    assert test_event["event"] == "webhook.test" and test_event["data"]["endpoint_id"] == all_id
+    assert test_event["workspace_id"] == cli.workspace_id
+    assert receiver.received("/all")[0].delivery_id == test_delivery["id"]
+    assert receiver.received("/campaigns") == []
+    with pytest.raises(WebhookVerificationError):
+        verify(receiver.received("/all")[0].body, receiver.received("/all")[0].headers, campaign_secret)
+    [row] = _rows(cli.run("webhooks", "deliveries", all_id).stdout)
+    assert row[:4] == ["webhook.test", "delivered", "1", "200"] and row[4] == test_delivery["created_at"][:19]
+
+    # A campaign driven by the CLI: the filtered endpoint gets only what it subscribed to.
+    created = _create(cli, tmp_path, CAMPAIGN_YAML, "--start")
+    iid = created["id"]
+    assert "Paused." in cli.run("campaigns", "pause", iid).stdout
+    _delivered(cli, campaign_id, 2)
+    _delivered(cli, all_id, 1 + 1 + 3 + 1)  # test, started, 3 scheduled, paused
+    got = _events(receiver, "/campaigns", campaign_secret)
+    assert sorted(e["event"] for e in got) == ["campaign.paused", "campaign.started"]
+    assert {e["event"]: e["data"] for e in got} == {
+        "campaign.started": {"interview_id": iid, "name": "Onboarding research", "contact_count": 3},
+        "campaign.paused": {"interview_id": iid, "reason": "user_paused"},
+    }
+    every = [e["event"] for e in _events(receiver, "/all", all_secret)]
+    assert sorted(every) == sorted(
+        ["webhook.test", "campaign.started", "campaign.paused"] + ["interview.scheduled"] * 3
+    )
+    rows = _rows(cli.run("webhooks", "deliveries", campaign_id).stdout)
+    assert sorted(r[0] for r in rows) == ["campaign.paused", "campaign.started"]
+    assert all(r[1:4] == ["delivered", "1", "200"] for r in rows)
+    [newest] = _rows(cli.run("webhooks", "deliveries", campaign_id, "--limit", "1").stdout)
+    assert newest[0] == "campaign.paused"
+
+    # `webhooks remove`: gone from the list, nothing more is sent to it.
+    assert "Removed." in cli.run("webhooks", "remove", campaign_id).stdout
+    assert [row[0] for row in _rows(cli.run("webhooks", "list").stdout)] == [all_id]
+    cli.run("campaigns", "resume", iid)
+    cli.run("campaigns", "pause", iid)
+    _delivered(cli, all_id, 7)
+    assert len(receiver.received("/campaigns")) == 2
+    for args in (("remove", campaign_id), ("deliveries", campaign_id), ("test", campaign_id)):
+        gone = cli.run("webhooks", *args, ok=False)
+        assert gone.returncode == 1 and "API error (404)" in gone.stdout, args
+
+
+def test_webhooks_cli_errors(cli: Cli) -> None:
+    bad_url = cli.run("webhooks", "add", "ftp://example.com/hook", ok=False)
+    assert bad_url.returncode == 1 and "API error (422)" in bad_url.stdout and "url:" in bad_url.stdout
+    bad_event = cli.run("webhooks", "add", "https://example.com/hook", "--events", "campaign.exploded", ok=False)
+    assert bad_event.returncode == 1 and "API error (422)" in bad_event.stdout
+    assert "events.0" in bad_event.stdout and "campaign.started" in bad_event.stdout  # the allowed names
+    other = cli.run("webhooks", "list", "--workspace", "00000000-0000-0000-0000-000000000000", ok=False)
+    assert other.returncode == 1 and "API error (403)" in other.stdout
+    no_ws = cli.run("webhooks", "add", "https://example.com/hook", ok=False, workspace=False)
+    assert no_ws.returncode == 1 and "No workspace ID configured" in no_ws.stdout
+    assert _rows(cli.run("webhooks", "list").stdout) == []  # nothing was created

@@ -18,6 +18,7 @@ Channel = Literal["in_app_chat", "slack", "teams", "voice", "google_meet"]
 CampaignStatus = Literal["draft", "active", "paused", "completed"]
 ContactStatus = Literal["pending", "invited", "scheduled", "in_progress", "completed", "skipped", "cancelled"]
 Priority = Literal["required", "important", "optional"]
+PauseReason = Literal["user_paused", "timeframe_ended"]
 QuestionType = Literal[
     "open_ended",
     "single_choice",
@@ -481,7 +482,8 @@ class InterviewOut(UTCModel):
 
 class PauseIn(InputModel):
     model_config = ConfigDict(extra="ignore")
-    reason: str | None = Field(default=None, max_length=64)
+    # The `campaign.paused` event's `reason`; anything else would make an event outside the catalog.
+    reason: PauseReason | None = None
 
 
 class StartOut(BaseModel):
