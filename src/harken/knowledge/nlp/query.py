@@ -35,7 +35,7 @@ MIN_LINES = 3
 ANSWER_SENTENCES = 2
 SPAN_CHARS = 160
 # weight of a sentence's distinctive content when choosing what to quote from an answer
-SALIENCE = 0.1
+SALIENCE = 0.2
 PATTERN_SENTENCES = 3
 TERM_FLOOR = 0.0
 # query expansion: per question word, up to EXPAND_K campaign words at least EXPAND_MIN close
@@ -43,8 +43,8 @@ EXPAND_WEIGHT = 0.5
 EXPAND_K = 4
 EXPAND_MIN = 0.3
 # dialogue: share of an exchange's relevance that a follow-up answer inherits
-CARRY = 0.6
-FOLLOW_UP_WORDS = 3
+CARRY = 0.7
+FOLLOW_UP_WORDS = 2
 ANAPHORA = re.compile(r"\b(that|this|those|these|it|they|them|there|then|so)\b", re.I)
 DIVERGENCE_QUERY = re.compile(
     r"\b(disagree|differ|different|divergen|contradict|conflict|tension|opposite|split|versus|vs)\w*", re.I
@@ -186,10 +186,11 @@ class QueryIndex:
             own_tokens = {tok for i in self.turn_members[t] for tok in content_tokens(entries[i].text)}
             if t > 0 and self.turn_keys[t - 1][0] == conv:
                 self.turn_prev[t] = t - 1
-                short = len(q_tokens) <= FOLLOW_UP_WORDS
+                # one content word: surely a follow-up; FOLLOW_UP_WORDS + 1 or more: only if it refers back
+                short = min(1.0, max(0.0, 1 - (len(q_tokens) - 1) / FOLLOW_UP_WORDS))
                 anaphoric = bool(ANAPHORA.search(first.question))
                 reuse = len(q_tokens & prev_tokens) / max(1, len(q_tokens))
-                self.turn_carry[t] = CARRY * max(float(short), 0.6 * float(anaphoric), min(1.0, 2 * reuse))
+                self.turn_carry[t] = CARRY * max(short, 0.6 * float(anaphoric), min(1.0, 2 * reuse))
             prev_tokens = q_tokens | own_tokens
 
     def _carry(self, score: np.ndarray) -> np.ndarray:
@@ -310,13 +311,16 @@ class QueryIndex:
                 kept.append(w)
         return " ".join(kept) or text
 
-    def _query_vector(self, text: str):  # type: ignore[no-untyped-def]
-        cached = getattr(self, "_qv_cache", None)
-        if cached is not None and cached[0] == text:
-            return cached[1]
+    def _query_vector(self, text: str, expand: bool = True):  # type: ignore[no-untyped-def]
+        cache: dict[tuple[str, bool], Any] = self.__dict__.setdefault("_qv_cache", {})
+        if (text, expand) in cache:
+            return cache[(text, expand)]
+        if len(cache) >= 8:
+            cache.clear()
         qv = self.vec.transform([text]).multiply(self.term_weight).tocsr()
-        qv = self._neighbourhood(text, qv)
-        self._qv_cache = (text, qv)
+        if expand:
+            qv = self._neighbourhood(text, qv)
+        cache[(text, expand)] = qv
         return qv
 
     def _vocabulary(self) -> tuple[list[int], np.ndarray]:
@@ -371,8 +375,8 @@ class QueryIndex:
         extra = csr_matrix((list(add.values()), ([0] * len(add), list(add.keys()))), shape=qv.shape, dtype=np.float32)
         return (qv + extra.multiply(qv.toarray() == 0)).tocsr()
 
-    def _scores(self, text: str) -> np.ndarray:
-        qv = self._query_vector(text)
+    def _scores(self, text: str, qv=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        qv = self._query_vector(text) if qv is None else qv
         lex = np.asarray((self.lex @ qv.T).todense()).ravel()
         qlex = np.asarray((self.qlex @ qv.T).todense()).ravel()
         qemb = self.embed([self._focus(text)])[0]
@@ -395,13 +399,15 @@ class QueryIndex:
     def relevance(self, text: str) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         """Sentence relevance (retrieval plus the graph routes plus the dialogue), each sentence's
         own match with the query (to choose what to quote from an answer), process relevance."""
-        score = self._scores(text)
         qv = self._query_vector(text)
+        score = self._scores(text, qv)
         own = np.asarray((self.lex @ qv.T).todense()).ravel()
         if self.emb.size:
             own = own + 0.3 * np.clip(self.emb @ self.embed([self._focus(text)])[0], 0, None)
         rel = self.process_relevance(score)
-        trel = self.topic_relevance(qv)
+        # the campaign's topics are worded by the researchers, like the question: match them with
+        # the question's own words, not with the participants' words the expansion adds
+        trel = self.topic_relevance(self._query_vector(text, expand=False))
         if trel and max(trel.values()) > 0:
             ttop = max(trel.values())
             cat_of = {p["id"]: p.get("category_id") for p in self.processes}
@@ -483,9 +489,10 @@ class QueryIndex:
     def best_span(
         self, t: int, own: np.ndarray, problem: bool, max_sentences: int = 1, max_chars: int = 0
     ) -> list[int]:
-        """The run of consecutive sentences of one answer that best answers the query: each
-        sentence counts for its own match with the query and for how much distinctive content it
-        carries (the specifics a reader wants), within `max_sentences` and `max_chars`."""
+        """The sentences of one answer that best answer the query, in their order: each sentence
+        counts for its own match with the query and for how much distinctive content it carries
+        (the specifics a reader wants), within `max_sentences` and `max_chars`. They need not be
+        consecutive (`quote` marks the gaps), so a long answer yields its two key statements."""
         members = self.turn_members[t]
         limit = max_chars or SPAN_CHARS * max_sentences
 
@@ -496,21 +503,29 @@ class QueryIndex:
             return v - (0.2 if len(e.text) < 30 else 0.0)
 
         values = [value(i) for i in members]
-        best: tuple[float, int, int] = (-np.inf, 0, 1)
-        for a in range(len(members)):
-            total, chars = 0.0, 0
-            for b in range(a, min(len(members), a + max_sentences)):
-                chars += len(self.entries[members[b]].text) + 1
-                if b > a and chars > limit:
-                    break
-                total += values[b]
-                if total > best[0] + 1e-9:
-                    best = (total, a, b + 1)
-        _, a, b = best
-        span = members[a:b]
-        if len(span) == 1 and len(self.entries[span[0]].text) < 60 and b < len(members):
-            span = members[a : b + 1]
+        # the best sentences, in the order they were said, as many as fit
+        chosen: list[int] = []
+        chars = 0
+        for k in sorted(range(len(members)), key=lambda k: -values[k]):
+            size = len(self.entries[members[k]].text) + 1
+            if chosen and (len(chosen) >= max_sentences or chars + size > limit):
+                continue
+            chosen.append(k)
+            chars += size
+        span = [members[k] for k in sorted(chosen)]
+        if len(span) == 1 and len(self.entries[span[0]].text) < 60:
+            k = members.index(span[0])
+            if k + 1 < len(members):
+                span = [span[0], members[k + 1]]
         return span
+
+    def quote(self, span: list[int]) -> str:
+        """The sentences of a span, verbatim; an ellipsis marks sentences left out between them."""
+        out = self.entries[span[0]].text
+        for a, b in itertools.pairwise(span):
+            gap = b - a > 1  # entries of one answer are consecutive
+            out += (" \u2026 " if gap else " ") + self.entries[b].text
+        return out
 
     def answer(
         self, query: str, *, top_k: int = 12, anonymize: bool = False, history: list[dict[str, str]] | None = None
@@ -552,7 +567,7 @@ class QueryIndex:
         rest = []
         for t in picked:
             span = self.best_span(t, own, problem, max_sentences=ANSWER_SENTENCES)
-            quote = " ".join(self.entries[i].text for i in span)
+            quote = self.quote(span)
             if quote in shown:
                 continue
             e = self.entries[span[0]]
@@ -573,7 +588,7 @@ class QueryIndex:
             if len(patterns) + len(spans) >= 10:
                 break
             span = self.best_span(t, own, problem, max_sentences=PATTERN_SENTENCES)
-            claim = " ".join(self.entries[i].text for i in span)
+            claim = self.quote(span)
             if claim not in shown:
                 shown.add(claim)
                 spans.append((span, claim))
