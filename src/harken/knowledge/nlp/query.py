@@ -1,7 +1,10 @@
-"""Graph query: hybrid retrieval over participant sentences (lexical TF-IDF + embeddings), widened
-through the knowledge graph (sentences of the processes the question names), then an extractive
-answer, patterns, divergences and verifications. No language model is needed; when one is
-configured the service may rewrite the answer, but the evidence stays these verbatim quotes.
+"""Graph query: hybrid retrieval over participant sentences (lexical TF-IDF + embeddings, the
+question's words expanded into the campaign's own vocabulary), widened through the knowledge graph
+(sentences of the processes and topics the question names) and the thread of each interview
+(answers to follow-up questions inherit relevance), then an extractive answer (the key statements
+of the best answers, within a reading budget), patterns, divergences and verifications. No
+language model is needed; when one is configured the service may rewrite the answer, but the
+evidence stays these verbatim quotes.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ TERM_FLOOR = 0.0
 EXPAND_WEIGHT = 0.5
 EXPAND_K = 4
 EXPAND_MIN = 0.3
+VOCAB_MAX = 6000
 # dialogue: share of an exchange's relevance that a follow-up answer inherits
 CARRY = 0.7
 FOLLOW_UP_WORDS = 2
@@ -333,7 +337,8 @@ class QueryIndex:
                     toks = content_tokens(w)
                     if len(toks) == 1 and toks[0] in self.vec.vocabulary_:
                         surface[toks[0]][w.lower()] += 1
-            terms = sorted(surface)
+            # the most used words first, capped: a large campaign's long tail costs embedding time
+            terms = sorted(surface, key=lambda t: (-sum(surface[t].values()), t))[:VOCAB_MAX]
             cols = [self.vec.vocabulary_[t] for t in terms]
             words = [surface[t].most_common(1)[0][0] for t in terms]
             emb = self.embed(words) if words else np.zeros((0, 1), dtype=np.float32)
@@ -431,39 +436,6 @@ class QueryIndex:
             best = np.sort(score[idx])[-5:]
             rel[pid] = float(best.mean()) if len(best) else 0.0
         return rel
-
-    def retrieve(
-        self,
-        query: str,
-        top_k: int = 12,
-        history: list[dict[str, str]] | None = None,
-        score: np.ndarray | None = None,
-    ) -> list[tuple[int, float]]:
-        if not self.entries:
-            return []
-        if score is None:
-            score = self.relevance(self._expand(query, history))[0]
-        # MMR over the candidates for diversity of content and contacts
-        cand = [int(i) for i in np.argsort(-score)[: max(60, top_k * 5)]]
-        chosen: list[int] = []
-        per_contact: dict[str, int] = defaultdict(int)
-        cand_emb = self.emb[cand] if self.emb.size else None
-        redundancy = np.zeros(len(cand))
-        alive = np.ones(len(cand), dtype=bool)
-        while alive.any() and len(chosen) < top_k:
-            penalty = np.array([per_contact[self.entries[i].contact_id] for i in cand])
-            val = score[cand] - 0.25 * redundancy - 0.04 * penalty
-            val[~alive] = -np.inf
-            k = int(np.argmax(val))
-            best = cand[k]
-            alive[k] = False
-            if score[best] <= 0:
-                break
-            chosen.append(int(best))
-            per_contact[self.entries[best].contact_id] += 1
-            if cand_emb is not None:
-                redundancy = np.maximum(redundancy, cand_emb @ self.emb[best])
-        return [(i, float(score[i])) for i in chosen]
 
     # -- answer ---------------------------------------------------------------------------------
 
