@@ -1,14 +1,17 @@
-"""Graph query: hybrid retrieval over participant sentences (lexical TF-IDF + embeddings), widened
-through the knowledge graph (sentences of the processes the question names), then an extractive
-answer, patterns, divergences and verifications. No language model is needed; when one is
-configured the service may rewrite the answer, but the evidence stays these verbatim quotes.
+"""Graph query: hybrid retrieval over participant sentences (lexical TF-IDF + embeddings, the
+question's words expanded into the campaign's own vocabulary), widened through the knowledge graph
+(sentences of the processes and topics the question names) and the thread of each interview
+(answers to follow-up questions inherit relevance), then an extractive answer (the key statements
+of the best answers, within a reading budget), patterns, divergences and verifications. No
+language model is needed; when one is configured the service may rewrite the answer, but the
+evidence stays these verbatim quotes.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +31,25 @@ TOPIC_LIFT = 0.5
 TOPIC_SENTENCE_LIFT = 0.1
 RELEVANCE_FLOOR = 0.35
 PER_CONTACT = 3
+# the extractive answer: about this many characters, never fewer lines than MIN_LINES
+ANSWER_CHARS = 1150
+MIN_LINES = 3
+# sentences quoted per answer line, per pattern, and a soft length per sentence
+ANSWER_SENTENCES = 2
+SPAN_CHARS = 160
+# weight of a sentence's distinctive content when choosing what to quote from an answer
+SALIENCE = 0.2
 PATTERN_SENTENCES = 3
 TERM_FLOOR = 0.0
+# query expansion: per question word, up to EXPAND_K campaign words at least EXPAND_MIN close
+EXPAND_WEIGHT = 0.5
+EXPAND_K = 4
+EXPAND_MIN = 0.3
+VOCAB_MAX = 6000
+# dialogue: share of an exchange's relevance that a follow-up answer inherits
+CARRY = 0.7
+FOLLOW_UP_WORDS = 2
+ANAPHORA = re.compile(r"\b(that|this|those|these|it|they|them|there|then|so)\b", re.I)
 DIVERGENCE_QUERY = re.compile(
     r"\b(disagree|differ|different|divergen|contradict|conflict|tension|opposite|split|versus|vs)\w*", re.I
 )
@@ -121,11 +141,15 @@ class QueryIndex:
         for i, e in enumerate(entries):
             self.turn_of[i] = pos[(e.conversation_id, e.turn)]
             self.turn_members[self.turn_of[i]].append(i)
+        self._dialogue(entries)
         # the first answer of each conversation is usually the participant introducing themselves
         first_q: dict[str, str] = {}
         for e in entries:
             first_q.setdefault(e.conversation_id, e.question)
         self.intro = np.array([e.question == first_q[e.conversation_id] for e in entries], dtype=bool)
+        # distinctive content of each sentence: the summed weight of its words that only some
+        # conversations use, capped (a long rambling sentence is not more specific for its length)
+        self.info = self._information(texts[: len(entries)])
         self.short = np.array([len(e.text) < 25 for e in entries], dtype=bool)
         self.contrast = np.array([bool(CONTRAST.search(e.text)) for e in entries], dtype=bool)
         self.numeric = np.array([bool(NUMERIC.search(e.text)) for e in entries], dtype=bool)
@@ -139,7 +163,53 @@ class QueryIndex:
         self.categories: list[dict[str, Any]] = []
         self.topic_texts: list[tuple[str, str]] = []
         self.topic_lex = None
+        self._vocab: tuple[list[int], np.ndarray] | None = None
         self.names = sorted({e.contact_name for e in entries if e.contact_name}, key=len, reverse=True)
+
+    def _information(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros(len(texts), dtype=np.float32)
+        for n, text in enumerate(texts):
+            idx = [self.vec.vocabulary_.get(tok) for tok in set(content_tokens(text))]
+            out[n] = sum(float(self.term_weight[j]) for j in idx if j is not None)
+        top = float(np.percentile(out, 95)) if len(out) else 1.0
+        return np.clip(out / (top or 1.0), 0.0, 1.0)
+
+    def _dialogue(self, entries: list[Entry]) -> None:
+        """The thread of each interview: an answer to a follow-up question ("And the legal stage?",
+        "How did you respond?", "What happened as a result?") continues the subject of the exchange
+        before it, so it inherits part of that exchange's relevance. A question is a follow-up when
+        it is short, refers back (this, that, it...) or reuses words of the previous exchange; a
+        question that opens a new subject inherits little."""
+        n = len(self.turn_keys)
+        self.turn_prev = np.full(n, -1, dtype=np.int64)
+        self.turn_carry = np.zeros(n, dtype=np.float32)
+        prev_tokens: set[str] = set()
+        for t, (conv, _turn) in enumerate(self.turn_keys):
+            first = entries[self.turn_members[t][0]]
+            q_tokens = set(content_tokens(first.question))
+            own_tokens = {tok for i in self.turn_members[t] for tok in content_tokens(entries[i].text)}
+            if t > 0 and self.turn_keys[t - 1][0] == conv:
+                self.turn_prev[t] = t - 1
+                # one content word: surely a follow-up; FOLLOW_UP_WORDS + 1 or more: only if it refers back
+                short = min(1.0, max(0.0, 1 - (len(q_tokens) - 1) / FOLLOW_UP_WORDS))
+                anaphoric = bool(ANAPHORA.search(first.question))
+                reuse = len(q_tokens & prev_tokens) / max(1, len(q_tokens))
+                self.turn_carry[t] = CARRY * max(short, 0.6 * float(anaphoric), min(1.0, 2 * reuse))
+            prev_tokens = q_tokens | own_tokens
+
+    def _carry(self, score: np.ndarray) -> np.ndarray:
+        """Sentence scores plus the relevance their answer inherits from the exchanges before it."""
+        n = len(self.turn_keys)
+        best = np.zeros(n)
+        np.maximum.at(best, self.turn_of, score)
+        inherited = np.zeros(n)
+        ctx = np.zeros(n)
+        for t in range(n):
+            p = self.turn_prev[t]
+            if p >= 0:
+                inherited[t] = self.turn_carry[t] * ctx[p]
+            ctx[t] = max(best[t], inherited[t])
+        return score + inherited[self.turn_of]
 
     def set_topics(self, topics: list[dict[str, Any]]) -> None:
         """The campaign's topics (name, goal, questions) as a route from a question to processes:
@@ -245,16 +315,73 @@ class QueryIndex:
                 kept.append(w)
         return " ".join(kept) or text
 
-    def _query_vector(self, text: str):  # type: ignore[no-untyped-def]
-        cached = getattr(self, "_qv_cache", None)
-        if cached is not None and cached[0] == text:
-            return cached[1]
+    def _query_vector(self, text: str, expand: bool = True):  # type: ignore[no-untyped-def]
+        cache: dict[tuple[str, bool], Any] = self.__dict__.setdefault("_qv_cache", {})
+        if (text, expand) in cache:
+            return cache[(text, expand)]
+        if len(cache) >= 8:
+            cache.clear()
         qv = self.vec.transform([text]).multiply(self.term_weight).tocsr()
-        self._qv_cache = (text, qv)
+        if expand:
+            qv = self._neighbourhood(text, qv)
+        cache[(text, expand)] = qv
         return qv
 
-    def _scores(self, text: str) -> np.ndarray:
-        qv = self._query_vector(text)
+    def _vocabulary(self) -> tuple[list[int], np.ndarray]:
+        """The campaign's own words (one surface form per stem, the most frequent) and their
+        embeddings, built on first use: the space a question's words are expanded in."""
+        if self._vocab is None:
+            surface: dict[str, Counter[str]] = defaultdict(Counter)
+            for e in self.entries:
+                for w in re.findall(r"[A-Za-z][A-Za-z'\-]*", e.text):
+                    toks = content_tokens(w)
+                    if len(toks) == 1 and toks[0] in self.vec.vocabulary_:
+                        surface[toks[0]][w.lower()] += 1
+            # the most used words first, capped: a large campaign's long tail costs embedding time
+            terms = sorted(surface, key=lambda t: (-sum(surface[t].values()), t))[:VOCAB_MAX]
+            cols = [self.vec.vocabulary_[t] for t in terms]
+            words = [surface[t].most_common(1)[0][0] for t in terms]
+            emb = self.embed(words) if words else np.zeros((0, 1), dtype=np.float32)
+            self._vocab = (cols, np.asarray(emb, dtype=np.float32))
+        return self._vocab
+
+    def _neighbourhood(self, text: str, qv):  # type: ignore[no-untyped-def]
+        """Query expansion from the embedding neighbourhood of the campaign's own vocabulary: each
+        question word adds the participants' words closest to it (a question may say "learn" where
+        people said "training"), weighted by closeness and by how distinctive the word is."""
+        if EXPAND_WEIGHT <= 0:
+            return qv
+        words = []
+        for w in dict.fromkeys(re.findall(r"[A-Za-z][A-Za-z'\-]*", text)):
+            toks = content_tokens(w)
+            if len(toks) != 1:
+                continue
+            j = self.vec.vocabulary_.get(toks[0])
+            base = float(qv[0, j]) if j is not None else float(qv.max()) if qv.nnz else 0.3
+            if base > 0:
+                words.append((w.lower(), j, base))
+        cols, vemb = self._vocabulary()
+        if not words or not cols:
+            return qv
+        sims = vemb @ self.embed([w for w, _, _ in words]).T
+        add: dict[int, float] = {}
+        for n, (_w, j, base) in enumerate(words):
+            order = np.argsort(-sims[:, n])[: EXPAND_K + 1]
+            for k in order:
+                col, sim = cols[int(k)], float(sims[int(k), n])
+                if col == j or sim < EXPAND_MIN:
+                    continue
+                value = EXPAND_WEIGHT * base * sim * float(self.term_weight[col])
+                add[col] = max(add.get(col, 0.0), value)
+        if not add:
+            return qv
+        from scipy.sparse import csr_matrix
+
+        extra = csr_matrix((list(add.values()), ([0] * len(add), list(add.keys()))), shape=qv.shape, dtype=np.float32)
+        return (qv + extra.multiply(qv.toarray() == 0)).tocsr()
+
+    def _scores(self, text: str, qv=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        qv = self._query_vector(text) if qv is None else qv
         lex = np.asarray((self.lex @ qv.T).todense()).ravel()
         qlex = np.asarray((self.qlex @ qv.T).todense()).ravel()
         qemb = self.embed([self._focus(text)])[0]
@@ -274,6 +401,34 @@ class QueryIndex:
         score[self.intro] *= INTRO_FACTOR
         return score
 
+    def relevance(self, text: str) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+        """Sentence relevance (retrieval plus the graph routes plus the dialogue), each sentence's
+        own match with the query (to choose what to quote from an answer), process relevance."""
+        qv = self._query_vector(text)
+        score = self._scores(text, qv)
+        own = np.asarray((self.lex @ qv.T).todense()).ravel()
+        if self.emb.size:
+            own = own + 0.3 * np.clip(self.emb @ self.embed([self._focus(text)])[0], 0, None)
+        rel = self.process_relevance(score)
+        # the campaign's topics are worded by the researchers, like the question: match them with
+        # the question's own words, not with the participants' words the expansion adds
+        trel = self.topic_relevance(self._query_vector(text, expand=False))
+        if trel and max(trel.values()) > 0:
+            ttop = max(trel.values())
+            cat_of = {p["id"]: p.get("category_id") for p in self.processes}
+            top_rel = max(rel.values(), default=0.0) or 1.0
+            for pid in rel:
+                share = trel.get(cat_of.get(pid) or "", 0.0) / ttop
+                rel[pid] += TOPIC_LIFT * share * top_rel
+                # the question names this topic: its sentences are candidates in their own right
+                score[self.by_process[pid]] += TOPIC_SENTENCE_LIFT * share * float(score.max())
+        if rel:
+            top = max(rel.values()) or 1.0
+            for pid, value in rel.items():
+                if value >= 0.6 * top:
+                    score[self.by_process[pid]] += PROCESS_LIFT * value / top
+        return self._carry(score), own, rel
+
     def process_relevance(self, score: np.ndarray) -> dict[str, float]:
         """How strongly each process answers: the mean of its five best sentence scores."""
         rel = {}
@@ -281,39 +436,6 @@ class QueryIndex:
             best = np.sort(score[idx])[-5:]
             rel[pid] = float(best.mean()) if len(best) else 0.0
         return rel
-
-    def retrieve(
-        self,
-        query: str,
-        top_k: int = 12,
-        history: list[dict[str, str]] | None = None,
-        score: np.ndarray | None = None,
-    ) -> list[tuple[int, float]]:
-        if not self.entries:
-            return []
-        if score is None:
-            score = self._scores(self._expand(query, history))
-        # MMR over the candidates for diversity of content and contacts
-        cand = [int(i) for i in np.argsort(-score)[: max(60, top_k * 5)]]
-        chosen: list[int] = []
-        per_contact: dict[str, int] = defaultdict(int)
-        cand_emb = self.emb[cand] if self.emb.size else None
-        redundancy = np.zeros(len(cand))
-        alive = np.ones(len(cand), dtype=bool)
-        while alive.any() and len(chosen) < top_k:
-            penalty = np.array([per_contact[self.entries[i].contact_id] for i in cand])
-            val = score[cand] - 0.25 * redundancy - 0.04 * penalty
-            val[~alive] = -np.inf
-            k = int(np.argmax(val))
-            best = cand[k]
-            alive[k] = False
-            if score[best] <= 0:
-                break
-            chosen.append(int(best))
-            per_contact[self.entries[best].contact_id] += 1
-            if cand_emb is not None:
-                redundancy = np.maximum(redundancy, cand_emb @ self.emb[best])
-        return [(i, float(score[i])) for i in chosen]
 
     # -- answer ---------------------------------------------------------------------------------
 
@@ -336,23 +458,46 @@ class QueryIndex:
         ranked = np.argsort(-total, kind="stable")[:200]
         return list(zip(ranked.tolist(), total[ranked].tolist(), strict=True))
 
-    def best_span(self, t: int, own: np.ndarray, problem: bool, max_sentences: int = 1) -> list[int]:
-        """The most relevant run of sentences of one answer."""
+    def best_span(
+        self, t: int, own: np.ndarray, problem: bool, max_sentences: int = 1, max_chars: int = 0
+    ) -> list[int]:
+        """The sentences of one answer that best answer the query, in their order: each sentence
+        counts for its own match with the query and for how much distinctive content it carries
+        (the specifics a reader wants), within `max_sentences` and `max_chars`. They need not be
+        consecutive (`quote` marks the gaps), so a long answer yields its two key statements."""
         members = self.turn_members[t]
+        limit = max_chars or SPAN_CHARS * max_sentences
 
         def value(i: int) -> float:
             e = self.entries[i]
-            v = float(own[i]) + (0.05 * min(3.0, e.frustration) if problem else 0.0)
+            v = float(own[i]) + SALIENCE * float(self.info[i])
+            v += 0.05 * min(3.0, e.frustration) if problem else 0.0
             return v - (0.2 if len(e.text) < 30 else 0.0)
 
-        best = max(members, key=value)
-        span = [best]
-        k = members.index(best)
-        while len(span) < max_sentences and k + len(span) < len(members):
-            span.append(members[k + len(span)])
-        if len(self.entries[best].text) < 60 and len(span) == 1 and k + 1 < len(members):
-            span.append(members[k + 1])
+        values = [value(i) for i in members]
+        # the best sentences, in the order they were said, as many as fit
+        chosen: list[int] = []
+        chars = 0
+        for k in sorted(range(len(members)), key=lambda k: -values[k]):
+            size = len(self.entries[members[k]].text) + 1
+            if chosen and (len(chosen) >= max_sentences or chars + size > limit):
+                continue
+            chosen.append(k)
+            chars += size
+        span = [members[k] for k in sorted(chosen)]
+        if len(span) == 1 and len(self.entries[span[0]].text) < 60:
+            k = members.index(span[0])
+            if k + 1 < len(members):
+                span = [span[0], members[k + 1]]
         return span
+
+    def quote(self, span: list[int]) -> str:
+        """The sentences of a span, verbatim; an ellipsis marks sentences left out between them."""
+        out = self.entries[span[0]].text
+        for a, b in itertools.pairwise(span):
+            gap = b - a > 1  # entries of one answer are consecutive
+            out += (" \u2026 " if gap else " ") + self.entries[b].text
+        return out
 
     def answer(
         self, query: str, *, top_k: int = 12, anonymize: bool = False, history: list[dict[str, str]] | None = None
@@ -371,29 +516,9 @@ class QueryIndex:
             }
             return result
         text = self._expand(query, history)
-        score = self._scores(text)
-        qv = self._query_vector(text)
-        own = np.asarray((self.lex @ qv.T).todense()).ravel()
-        if self.emb.size:
-            own = own + 0.3 * np.clip(self.emb @ self.embed([self._focus(text)])[0], 0, None)
-        rel = self.process_relevance(score)
-        trel = self.topic_relevance(qv)
-        if trel and max(trel.values()) > 0:
-            ttop = max(trel.values())
-            cat_of = {p["id"]: p.get("category_id") for p in self.processes}
-            top_rel = max(rel.values(), default=0.0) or 1.0
-            for pid in rel:
-                share = trel.get(cat_of.get(pid) or "", 0.0) / ttop
-                rel[pid] += TOPIC_LIFT * share * top_rel
-                # the question names this topic: its sentences are candidates in their own right
-                score[self.by_process[pid]] += TOPIC_SENTENCE_LIFT * share * float(score.max())
-        if rel:
-            top = max(rel.values()) or 1.0
-            for pid, value in rel.items():
-                if value >= 0.6 * top:
-                    score[self.by_process[pid]] += PROCESS_LIFT * value / top
+        score, own, rel = self.relevance(text)
         ranked = self.rank_turns(score)
-        # diversity: at most two answers per contact among the first picks
+        # diversity: a few answers per contact, and nothing far below the best answer
         picked: list[int] = []
         per_contact: dict[str, int] = defaultdict(int)
         floor = RELEVANCE_FLOOR * (ranked[0][1] if ranked else 0.0)
@@ -405,32 +530,37 @@ class QueryIndex:
             picked.append(t)
             if len(picked) >= top_k + 10:
                 break
-        answer_turns, pattern_turns = picked[:top_k], picked[top_k:]
-        hits = []
-        lines = []
-        # the answer interleaves the best single statements with the best answers' key sentences
-        sentence_hits = [[i] for i, _v in self.retrieve(query, top_k=top_k, score=score)]
-        turn_spans = [self.best_span(t, own, problem) for t in answer_turns]
-        used: set[int] = set()
-        for n in range(max(len(sentence_hits), len(turn_spans))):
-            for span in sentence_hits[n : n + 1] + turn_spans[n : n + 1]:
-                if any(i in used for i in span) or len(hits) >= top_k:
-                    continue
-                used.update(span)
-                e = self.entries[span[0]]
-                hits.append((span[0], float(score[span[0]])))
-                who = alias.get(e.contact_id, e.contact_name)
-                lines.append(f"- {who}: \u201c{' '.join(self.entries[i].text for i in span)}\u201d")
+        # the answer: the key sentence(s) of the best answers, one line per answer, as long as it
+        # stays readable; the next answers become patterns with a little more of their context
+        hits: list[tuple[int, float]] = []
+        lines: list[str] = []
+        shown: set[str] = set()
+        length = 0
+        rest = []
+        for t in picked:
+            span = self.best_span(t, own, problem, max_sentences=ANSWER_SENTENCES)
+            quote = self.quote(span)
+            if quote in shown:
+                continue
+            e = self.entries[span[0]]
+            line = f"- {alias.get(e.contact_id, e.contact_name)}: \u201c{quote}\u201d"
+            if len(lines) >= top_k or (length + len(line) > ANSWER_CHARS and len(lines) >= MIN_LINES):
+                rest.append(t)
+                continue
+            shown.add(quote)
+            length += len(line) + 1
+            lines.append(line)
+            hits.append((span[0], float(score[span[0]])))
         contacts = {self.entries[i].contact_id for i, _ in hits}
         answer = "\n".join([f"{len(contacts)} participant(s):", *lines])
         patterns = self._unit_patterns(text, rel, problem)
-        shown = {p["claim"] for p in patterns}
+        shown.update(p["claim"] for p in patterns)
         spans = []
-        for t in answer_turns[len(answer_turns) // 2 :] + pattern_turns:
+        for t in rest:
             if len(patterns) + len(spans) >= 10:
                 break
             span = self.best_span(t, own, problem, max_sentences=PATTERN_SENTENCES)
-            claim = " ".join(self.entries[i].text for i in span)
+            claim = self.quote(span)
             if claim not in shown:
                 shown.add(claim)
                 spans.append((span, claim))
