@@ -33,7 +33,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harken.core.batching import GroupCommitter
@@ -220,19 +220,24 @@ async def _start(
     plans: list[list[Plan]] = [[] for _ in requests]
     defers: list[datetime | None] = [None for _ in requests]
     async with _bookkeeping(db) as session:
+        # The common case (pending, due, endpoint active and unordered) goes through two set-based
+        # statements; everything else (interrupted attempts, parked or early jobs, disabled or
+        # ordered endpoints) goes through the per-delivery path below.
+        slow_ids = await _start_common(session, requests, owner, now, plans)
         rows = (
-            await session.execute(
-                select(WebhookDelivery, WebhookEndpoint, Event)
-                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .join(Event, Event.id == WebhookDelivery.event_id)
-                .where(
-                    WebhookDelivery.id.in_(list(owner)),
-                    WebhookDelivery.job_id.in_({job_id for job_id, _ in requests}),
-                    WebhookDelivery.status.in_(OPEN_STATUSES),
+            (
+                await session.execute(
+                    select(WebhookDelivery, WebhookEndpoint, Event)
+                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                    .join(Event, Event.id == WebhookDelivery.event_id)
+                    .where(WebhookDelivery.id.in_(slow_ids), WebhookDelivery.status.in_(OPEN_STATUSES))
+                    .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
                 )
-                .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
-            )
-        ).all()
+            ).all()
+            if slow_ids
+            else []
+        )
+        await _lock_endpoints(session, {endpoint.id for _, endpoint, _ in rows if endpoint.ordered})
         for delivery, endpoint, event in rows:
             index = owner[delivery.id]
             if delivery.job_id != requests[index][0]:
@@ -307,6 +312,127 @@ async def _start(
                 )
             )
     return list(zip(plans, defers, strict=True))
+
+
+async def _start_common(
+    session: AsyncSession,
+    requests: Sequence[StartRequest],
+    owner: dict[str, int],
+    now: datetime,
+    plans: list[list[Plan]],
+) -> list[str]:
+    """Start the attempts of owned, due, pending deliveries to active unordered endpoints with one
+    UPDATE … RETURNING and one batched INSERT (their plans go into `plans`); return the ids of the
+    other open deliveries, which need the per-delivery path."""
+    d, e, v = WebhookDelivery, WebhookEndpoint, Event
+    rows = (
+        await session.execute(
+            select(
+                d.id,
+                d.job_id,
+                d.status,
+                d.next_attempt_at,
+                d.event_type,
+                d.workspace_id,
+                e.id.label("endpoint_id"),
+                e.url,
+                e.active,
+                e.disabled_reason,
+                e.ordered,
+                e.headers,
+                e.secret,
+                e.previous_secret,
+                e.previous_secret_expires_at,
+                e.failure_streak,
+                e.failing_since,
+                v.body,
+                v.endpoint_id.label("test_endpoint_id"),
+            )
+            .join(e, e.id == d.endpoint_id)
+            .join(v, v.id == d.event_id)
+            .where(
+                d.id.in_(list(owner)),
+                d.job_id.in_({job_id for job_id, _ in requests}),
+                d.status.in_(OPEN_STATUSES),
+            )
+            .order_by(d.created_at, d.id)
+        )
+    ).all()
+    common: dict[str, Any] = {}
+    slow_ids: list[str] = []
+    due = now + timedelta(seconds=1)
+    for row in rows:
+        if row.job_id != requests[owner[row.id]][0]:
+            continue  # another job owns it now (redelivered): leave it alone
+        usable = row.test_endpoint_id is not None or (row.active and not row.disabled_reason)
+        if (
+            row.status == DeliveryStatus.pending.value
+            and (row.next_attempt_at is None or row.next_attempt_at <= due)
+            and usable
+            and not row.ordered
+        ):
+            common[row.id] = row
+        else:
+            slow_ids.append(row.id)
+    if not common:
+        return slow_ids
+    table = d.__table__
+    started = (
+        await session.execute(
+            update(table)
+            .where(
+                table.c.id.in_(list(common)),
+                table.c.job_id.in_({job_id for job_id, _ in requests}),
+                table.c.status == DeliveryStatus.pending.value,
+            )
+            .values(
+                status=DeliveryStatus.delivering.value,
+                attempts=table.c.attempts + 1,
+                cycle_attempts=table.c.cycle_attempts + 1,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            .returning(table.c.id, table.c.attempts, table.c.cycle_attempts)
+        )
+    ).all()
+    attempts: list[dict[str, Any]] = []
+    position = {delivery_id: i for i, delivery_id in enumerate(common)}  # send in creation order
+    for delivery_id, attempt_no, cycle_attempts in sorted(started, key=lambda r: position[r[0]]):
+        row = common[delivery_id]
+        attempt_id = new_id()
+        attempts.append(
+            {
+                "id": attempt_id,
+                "delivery_id": delivery_id,
+                "workspace_id": row.workspace_id,
+                "attempt": attempt_no,
+                "started_at": now,
+                "finished": False,
+            }
+        )
+        secrets_ = [row.secret]
+        if row.previous_secret and row.previous_secret_expires_at and row.previous_secret_expires_at > now:
+            secrets_.append(row.previous_secret)
+        plans[owner[delivery_id]].append(
+            Plan(
+                job_id=row.job_id,
+                delivery_id=delivery_id,
+                attempt_id=attempt_id,
+                attempt=attempt_no,
+                cycle_attempts=cycle_attempts,
+                endpoint_id=row.endpoint_id,
+                url=row.url,
+                ordered=False,
+                event_type=row.event_type,
+                body=(row.body or "").encode("utf-8"),
+                secrets=secrets_,
+                custom_headers={str(k): str(v) for k, v in (row.headers or {}).items()},
+                endpoint_was_failing=bool(row.failure_streak or row.failing_since),
+            )
+        )
+    if attempts:
+        await session.execute(insert(WebhookAttempt.__table__), attempts)
+    return slow_ids
 
 
 async def _mark_interrupted(session: Any, delivery: WebhookDelivery, now: datetime) -> None:
@@ -463,17 +589,40 @@ async def record(db: Database, settings: Settings, requests: Sequence[RecordRequ
                 for o in outcomes
             ],
         )
-        owned = {
-            d.id: d
-            for d in (
-                await session.execute(
-                    select(WebhookDelivery).where(
-                        WebhookDelivery.id.in_([o.plan.delivery_id for o in outcomes]),
-                        WebhookDelivery.job_id.in_({job_id for job_id, _ in requests}),
+        # Successes on unordered endpoints: one batched UPDATE, guarded by ownership.
+        simple = [o for o in outcomes if o.ok and not o.plan.ordered]
+        if simple:
+            table = WebhookDelivery.__table__
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"), table.c.job_id == bindparam("b_job"))
+                .values(
+                    status=DeliveryStatus.delivered.value,
+                    delivered_at=now,
+                    last_error=None,
+                    next_attempt_at=None,
+                    response_status=bindparam("b_status"),
+                    updated_at=now,
+                ),
+                [{"b_id": o.plan.delivery_id, "b_job": o.plan.job_id, "b_status": o.status} for o in simple],
+            )
+            WEBHOOK_DELIVERIES.labels(outcome="delivered").inc(len(simple))
+        rest = [o for o in outcomes if not (o.ok and not o.plan.ordered)]
+        owned = (
+            {
+                d.id: d
+                for d in (
+                    await session.execute(
+                        select(WebhookDelivery).where(
+                            WebhookDelivery.id.in_([o.plan.delivery_id for o in rest]),
+                            WebhookDelivery.job_id.in_({o.plan.job_id for o in rest}),
+                        )
                     )
-                )
-            ).scalars()
-        }
+                ).scalars()
+            }
+            if rest
+            else {}
+        )
         # reset the failure streak of endpoints that were failing (a healthy one costs no write)
         succeeded = {o.plan.endpoint_id for o in outcomes if o.ok and o.plan.endpoint_was_failing}
         if succeeded:
@@ -485,7 +634,7 @@ async def record(db: Database, settings: Settings, requests: Sequence[RecordRequ
                 )
                 .values(failure_streak=0, failing_since=None, updated_at=WebhookEndpoint.updated_at)
             )
-        for outcome in outcomes:
+        for outcome in rest:
             if not outcome.ok:
                 await _endpoint_failed(session, settings, outcome.plan.endpoint_id, outcome, now)
             plan = outcome.plan
@@ -517,6 +666,7 @@ async def record(db: Database, settings: Settings, requests: Sequence[RecordRequ
             if plan.ordered and delivery.status != DeliveryStatus.delivering.value:
                 wake.add(plan.endpoint_id)
         await session.flush()
+        await _lock_endpoints(session, wake)
         for endpoint_id in wake:
             await _wake_next_in_line(session, endpoint_id, now)
 
@@ -550,6 +700,20 @@ async def _endpoint_failed(session: Any, settings: Settings, endpoint_id: str, o
     )
     if result.rowcount:
         logger.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
+
+
+async def _lock_endpoints(session: AsyncSession, endpoint_ids: set[str]) -> None:
+    """Serialize the ordered-endpoint hand-off: a start that parks a delivery behind an open one and
+    a record that finishes the open one and wakes the next take the endpoint's row lock (in id
+    order), so the wake-up always sees the parked job and is never lost. SQLite transactions are
+    serialized already (the statement has no FOR UPDATE there)."""
+    if endpoint_ids:
+        await session.execute(
+            select(WebhookEndpoint.id)
+            .where(WebhookEndpoint.id.in_(sorted(endpoint_ids)))
+            .order_by(WebhookEndpoint.id)
+            .with_for_update()
+        )
 
 
 async def _wake_next_in_line(session: Any, endpoint_id: str, now: datetime) -> None:
