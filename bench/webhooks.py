@@ -308,7 +308,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         commits: dict[str, float] = {}
         workers = Workers(db, db_url, settings, args.worker_processes, args.concurrency)
         await workers.__aenter__()
-        await asyncio.sleep(2.0 if args.worker_processes else 0.5)  # processes: let them start up
+        await asyncio.sleep(8.0 if args.worker_processes else 0.5)  # processes import every domain first
         from harken.webhooks.events import emit
 
         n = int(args.rate * args.seconds)

@@ -88,8 +88,20 @@ async def emit(session: AsyncSession, *, workspace_id: str, event_type: str, dat
         created_at=now,
         body=serialize_envelope(event_type, workspace_id, now, data),
     )
-    session.add(event)
-    await session.flush()
+    # Written with a plain INSERT (no unit-of-work bookkeeping): events are never changed in the
+    # emitting transaction, and this is the hot path of every state change.
+    await session.execute(
+        insert(Event.__table__),
+        {
+            "id": event.id,
+            "workspace_id": workspace_id,
+            "type": event_type,
+            "data": data,
+            "created_at": now,
+            "body": event.body,
+            "endpoint_id": None,
+        },
+    )
     await record_deliveries(session, event, await matching_endpoints(session, workspace_id, event_type))
     return event
 

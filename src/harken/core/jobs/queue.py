@@ -185,7 +185,7 @@ async def enqueue(
         "created_at": now,
     }
     if dedupe_key is None:
-        await session.execute(insert(Job).values(**values))
+        await session.execute(insert(Job.__table__), values)  # one cached statement for every call
         job_id: str | None = values["id"]
     else:
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
