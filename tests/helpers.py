@@ -19,6 +19,20 @@ from harken.core.db import Database, sync_url
 from harken.models import metadata
 
 
+def find_shared_dir() -> Path:
+    """The project's shared material (spec, seeds, labelled data): `HARKEN_SHARED_DIR`, else the
+    `shared/` folder beside the checkout, else the workplace's `/work/shared` (CI may clone the
+    repository anywhere on the machine)."""
+    candidates = [os.environ.get("HARKEN_SHARED_DIR"), Path(__file__).resolve().parents[2] / "shared", "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "seeds").is_dir():
+            return Path(candidate)
+    raise RuntimeError(f"the shared folder (seeds, data) was not found; tried {candidates}; set HARKEN_SHARED_DIR")
+
+
+SHARED = find_shared_dir()
+
+
 @dataclass
 class Tenant:
     workspace_id: str

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import func, select
 
 from harken.campaigns.models import Contact
 from tests.campaigns.conftest import Api
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from tests.helpers import SHARED
 
 
 async def _csv(api: Api, iid: str, content: bytes, *, path: str = "import", name: str = "contacts.csv", **params: str):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.campaigns.conftest import Api
+from tests.helpers import SHARED
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthesis"
+DATA = SHARED / "data" / "synthesis"
 
 
 async def _upload(api: Api, iid: str, filename: str, content: bytes, ctype: str = "text/plain", **fields: str) -> Any:

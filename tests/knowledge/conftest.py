@@ -14,9 +14,10 @@ import pytest
 from harken.campaigns.models import Campaign, Contact, QuestionSet
 from harken.conversations.models import Conversation
 from harken.core.db import Database, new_id
+from tests.helpers import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data" / "synthesis"
+DATA = SHARED / "data" / "synthesis"
 
 
 @dataclass

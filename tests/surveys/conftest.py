@@ -15,9 +15,8 @@ from sqlalchemy import select
 
 from harken.core.jobs import Worker
 from harken.webhooks.models import Event
-from tests.helpers import wait_for
+from tests.helpers import SHARED, wait_for
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 QUESTIONNAIRES = SHARED / "data" / "questionnaires"
 SEED = SHARED / "seeds" / "002_d657a598c2f14523.txt"
 MIME = {

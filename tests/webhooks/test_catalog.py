@@ -4,15 +4,15 @@ files themselves, match what the builders produce and what `emit` accepts."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harken.webhooks import catalog
 from harken.webhooks.catalog import EventValidationError, validate_event
+from tests.helpers import SHARED
 
-SEEDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "seeds"
+SEEDS = SHARED / "seeds"
 
 
 def seed_examples() -> dict[str, dict[str, Any]]:
