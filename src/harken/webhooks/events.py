@@ -73,35 +73,35 @@ def forget_endpoints(session: AsyncSession) -> None:
     session.info.pop(_CACHE_KEY, None)
 
 
+async def insert_event(
+    session: AsyncSession, *, workspace_id: str, event_type: str, data: dict[str, Any], endpoint_id: str | None = None
+) -> Event:
+    """Write one event row with its signed-once envelope and return it (not attached to the session).
+
+    A plain INSERT (no unit-of-work bookkeeping): events are never changed in the transaction that
+    writes them, and this is the hot path of every state change. `endpoint_id` marks a test event
+    for that endpoint only."""
+    now = monotonic_now()
+    row = {
+        "id": new_id(),
+        "workspace_id": workspace_id,
+        "type": event_type,
+        "data": data,
+        "created_at": now,
+        "body": serialize_envelope(event_type, workspace_id, now, data),
+        "endpoint_id": endpoint_id,
+    }
+    await session.execute(insert(Event.__table__), row)
+    return Event(**row)
+
+
 async def emit(session: AsyncSession, *, workspace_id: str, event_type: str, data: dict[str, Any]) -> Event:
     """Record an event and its deliveries in the caller's transaction.
 
     Raises `EventValidationError` (a `ValueError`) for an unknown type or a `data` without the
     seed's keys."""
     validate_event(event_type, data)
-    now = monotonic_now()
-    event = Event(
-        id=new_id(),
-        workspace_id=workspace_id,
-        type=event_type,
-        data=data,
-        created_at=now,
-        body=serialize_envelope(event_type, workspace_id, now, data),
-    )
-    # Written with a plain INSERT (no unit-of-work bookkeeping): events are never changed in the
-    # emitting transaction, and this is the hot path of every state change.
-    await session.execute(
-        insert(Event.__table__),
-        {
-            "id": event.id,
-            "workspace_id": workspace_id,
-            "type": event_type,
-            "data": data,
-            "created_at": now,
-            "body": event.body,
-            "endpoint_id": None,
-        },
-    )
+    event = await insert_event(session, workspace_id=workspace_id, event_type=event_type, data=data)
     await record_deliveries(session, event, await matching_endpoints(session, workspace_id, event_type))
     return event
 

@@ -13,8 +13,14 @@ from harken.core.db import new_id, utcnow
 from harken.core.errors import Conflict, NotFound, validation_error
 from harken.core.jobs import enqueue
 from harken.core.settings import Settings
-from harken.webhooks.catalog import TEST_EVENT, example_data, serialize_envelope
-from harken.webhooks.events import DELIVER_JOB, endpoint_matches, forget_endpoints, monotonic_now, record_deliveries
+from harken.webhooks.catalog import TEST_EVENT, example_data
+from harken.webhooks.events import (
+    DELIVER_JOB,
+    endpoint_matches,
+    forget_endpoints,
+    insert_event,
+    record_deliveries,
+)
 from harken.webhooks.models import (
     OPEN_STATUSES,
     DeliveryStatus,
@@ -157,18 +163,9 @@ async def send_test(session: AsyncSession, workspace_id: str, endpoint_id: str, 
     endpoint = await get_endpoint(session, workspace_id, endpoint_id)
     event_type = event_type or TEST_EVENT
     data = example_data(event_type, workspace_id=workspace_id, endpoint_id=endpoint.id)
-    now = monotonic_now()
-    event = Event(
-        id=new_id(),
-        workspace_id=workspace_id,
-        type=event_type,
-        data=data,
-        created_at=now,
-        body=serialize_envelope(event_type, workspace_id, now, data),
-        endpoint_id=endpoint.id,
+    event = await insert_event(
+        session, workspace_id=workspace_id, event_type=event_type, data=data, endpoint_id=endpoint.id
     )
-    session.add(event)
-    await session.flush()
     return len(await record_deliveries(session, event, [endpoint.id]))
 
 
