@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -197,19 +196,10 @@ def bench_one(database_url: str, label: str, args: argparse.Namespace, tool: str
 
 
 def _pg_database(admin_url: str) -> tuple[str, Any]:
-    from sqlalchemy import create_engine, text
+    """A fresh database; the `harken serve` under test migrates it."""
+    from bench._databases import throwaway_postgres
 
-    name = f"harken_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin_url.replace("+asyncpg", "+psycopg"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-    return f"{admin_url.rsplit('/', 1)[0]}/{name}", drop
+    return throwaway_postgres(admin_url, migrate=False)
 
 
 def main() -> None:

@@ -69,18 +69,13 @@ async def _database(kind: str, pg_url: str | None) -> AsyncIterator[str]:
             yield url
         return
     assert pg_url is not None
-    name = f"harken_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(sync_url(pg_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{pg_url.rsplit('/', 1)[0]}/{name}"
+    from bench._databases import throwaway_postgres
+
+    url, drop = throwaway_postgres(pg_url)
     try:
-        upgrade(url)
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop()
 
 
 def _baseline_insert(url: str, campaign_id: str, workspace_id: str, rows: list[dict[str, Any]]) -> float:

@@ -26,12 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, func, select, text, update
 
+from bench._databases import throwaway_postgres
 from harken.core.db import Database, sync_url, utcnow
 from harken.core.jobs import Job, JobContext, JobStatus, Worker, enqueue, enqueue_many, job_handler
 from harken.core.migrate import upgrade
@@ -85,18 +85,7 @@ def sqlite_backend(tmp: Path) -> Backend:
 
 
 def postgres_backend(admin_url: str) -> Backend:
-    name = f"harken_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(sync_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    upgrade(url)
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
+    url, drop = throwaway_postgres(admin_url)
     return Backend("PostgreSQL", url, drop)
 
 

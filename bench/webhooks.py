@@ -28,13 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 RECEIVER = r"""
 import json, sys, time
@@ -90,20 +90,11 @@ def make_database(kind: str) -> tuple[str, Any]:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(url)
         return url, lambda: None
-    base = os.environ.get("HARKEN_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    name = f"harken_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{base.rsplit('/', 1)[0]}/{name}"
-    upgrade(url)
+    from bench._databases import throwaway_postgres
 
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop
+    return throwaway_postgres(
+        os.environ.get("HARKEN_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    )
 
 
 def start_workers(db_url: str, count: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
@@ -194,48 +185,52 @@ async def delivered(db: Any) -> int:
         ).scalar_one()
 
 
-async def baseline(url: str, bodies: list[tuple[str, bytes, dict[str, str]]], concurrency: int) -> float:
-    """Seconds a bare aiohttp session (the engine's HTTP library) takes to POST every body."""
-    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
+Body = tuple[str, bytes, dict[str, str]]  # target URL, signed body, headers
+
+
+async def _post_all(bodies: list[Body], concurrency: int, post: Callable[[Body], Awaitable[None]]) -> float:
+    """Seconds `concurrency` runners take to `post` every body once."""
+    queue: asyncio.Queue[Body] = asyncio.Queue()
     for item in bodies:
         queue.put_nowait(item)
+
+    async def runner() -> None:
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await post(item)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(runner() for _ in range(concurrency)))
+    return time.perf_counter() - t0
+
+
+async def baseline(bodies: list[Body], concurrency: int) -> float:
+    """Seconds a bare aiohttp session (the engine's HTTP library) takes to POST every body."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
-        async def runner() -> None:
-            while True:
-                try:
-                    target, body, headers = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                async with session.post(target, data=body, headers=headers, allow_redirects=False) as response:
-                    await response.read()
-                    assert response.status == 200
+        async def post(item: Body) -> None:
+            target, body, headers = item
+            async with session.post(target, data=body, headers=headers, allow_redirects=False) as response:
+                await response.read()
+                assert response.status == 200
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(runner() for _ in range(concurrency)))
-        return time.perf_counter() - t0
+        return await _post_all(bodies, concurrency, post)
 
 
-async def baseline_httpx(url: str, bodies: list[tuple[str, bytes, dict[str, str]]], concurrency: int) -> float:
+async def baseline_httpx(bodies: list[Body], concurrency: int) -> float:
     """The same with httpx, for reference (the library the engine used before)."""
-    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
-    for item in bodies:
-        queue.put_nowait(item)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=10, follow_redirects=False) as client:
 
-        async def runner() -> None:
-            while True:
-                try:
-                    target, body, headers = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                response = await client.post(target, content=body, headers=headers)
-                assert response.status_code == 200
+        async def post(item: Body) -> None:
+            target, body, headers = item
+            response = await client.post(target, content=body, headers=headers)
+            assert response.status_code == 200
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(runner() for _ in range(concurrency)))
-        return time.perf_counter() - t0
+        return await _post_all(bodies, concurrency, post)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -298,9 +293,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             for r in rows
         ]
-        baseline_s = await baseline(url, bodies, args.concurrency * args.endpoints)
+        baseline_s = await baseline(bodies, args.concurrency * args.endpoints)
         httpx.get(f"{url}/stats")
-        httpx_s = await baseline_httpx(url, bodies, args.concurrency * args.endpoints)
+        httpx_s = await baseline_httpx(bodies, args.concurrency * args.endpoints)
         out["deliveries"] = total
         out["engine_deliveries_per_s"] = round(total / engine_s, 1)
         out["bare_aiohttp_per_s"] = round(total / baseline_s, 1)
