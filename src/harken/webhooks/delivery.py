@@ -5,39 +5,42 @@ finds a delivery leaves it alone). For each, in three short transactions and nev
 HTTP call:
 
 1. start: discard it if its endpoint is inactive/disabled; park it if its endpoint is `ordered`
-   and an older delivery is still open; else mark it `delivering`, count the attempt and record an
-   unfinished attempt row.
+   and an older delivery is still open; else mark it `delivering` and count the attempt.
 2. send: POST the stored body with fresh signatures (shared AsyncClient per worker, SSRF-guarded,
    no redirects, total timeout); read at most 4 KB of the response.
-3. record: finish the attempt row; mark the delivery `delivered`, or schedule the next attempt in
+3. record: write the attempt row; mark the delivery `delivered`, or schedule the next attempt in
    a new job (retry schedule with jitter, `Retry-After` on 429/503), or mark it `failed`; update
    the endpoint's failure streak (410 or sustained failure disables it); in an ordered endpoint,
    wake the next delivery in line.
 
-If the worker dies after step 1, the job's lease expires and another worker runs it again: the
-unfinished attempt is marked interrupted and the delivery is attempted again with the same id.
+If the worker dies after step 1, the job's lease expires and another worker runs it again: it
+finds the delivery still `delivering`, records that attempt as interrupted and attempts it again
+with the same id. (An attempt row is written once, when its outcome is known: one INSERT per batch
+instead of an INSERT at the start and an UPDATE at the end.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from harken.core.batching import GroupCommitter
-from harken.core.db import Database, new_id, utcnow
+from harken.core.bulk import one_of
+from harken.core.db import Database, UTCDateTime, new_id, utcnow
 from harken.core.jobs import Job, JobContext, JobStatus, Reschedule, enqueue
 from harken.core.metrics import WEBHOOK_DELIVERIES
 from harken.core.settings import Settings
@@ -71,7 +74,7 @@ INTERRUPTED = "interrupted: the worker stopped during this attempt (lease expire
 class Plan:
     job_id: str
     delivery_id: str
-    attempt_id: str
+    workspace_id: str
     attempt: int
     cycle_attempts: int
     endpoint_id: str
@@ -143,28 +146,26 @@ async def close_clients() -> None:
 # -- the job ------------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def _bookkeeping(db: Database) -> AsyncIterator[AsyncSession]:
-    """A transaction on delivery state. On PostgreSQL it commits without waiting for the WAL flush:
-    a server crash can lose only the last few of these writes, which means an attempt is made again
-    with the same delivery id (at-least-once holds; nothing is lost). Events and deliveries are
-    created in the emitter's own, fully durable transaction."""
-    async with db.session() as session:
-        if not db.is_sqlite:
-            await session.execute(text("SET LOCAL synchronous_commit = off"))
-        yield session
+def _bookkeeping(db: Database) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+    """A transaction on delivery state, with `synchronous_commit = off` on PostgreSQL: a server
+    crash can lose only the last few of these writes, which means an attempt is made again with the
+    same delivery id (at-least-once holds; nothing is lost). Events and deliveries are created in
+    the emitter's own, fully durable transaction."""
+    return db.bookkeeping_session()
 
 
-async def run_job(ctx: JobContext) -> dict[str, int]:
+async def run_job(ctx: JobContext) -> None:
+    """Attempt the deliveries the job owns. It returns no result: a result is one more row write
+    per job, on the hottest path; the deliveries and attempts are the record."""
     ids = list(ctx.payload.get("delivery_ids") or [])
     if not ids:
-        return {"sent": 0}
+        return
     batches = _batchers(ctx.db, ctx.settings)
     plans, defer_until = await batches.start.submit((ctx.job_id, ids))
     if not plans:
         if defer_until is not None:
             raise Reschedule(defer_until)
-        return {"sent": 0}
+        return
     client = get_client(ctx.settings)
     tasks = [asyncio.create_task(send(client, plan, ctx.settings.webhook_timeout_seconds)) for plan in plans]
     done, pending = await asyncio.wait(tasks, timeout=RESULT_BATCH_WINDOW)
@@ -174,7 +175,6 @@ async def run_job(ctx: JobContext) -> dict[str, int]:
         await batches.record.submit((ctx.job_id, [await next_done]))
     if defer_until is not None:
         raise Reschedule(defer_until)
-    return {"sent": len(plans)}
 
 
 # Concurrent jobs of one worker start and record their deliveries together (group commit): one
@@ -219,11 +219,15 @@ async def _start(
     owner = {delivery_id: index for index, (_, ids) in enumerate(requests) for delivery_id in ids}
     plans: list[list[Plan]] = [[] for _ in requests]
     defers: list[datetime | None] = [None for _ in requests]
+    # The common case (pending, due, endpoint active and unordered) goes through two set-based
+    # statements on a Core connection; everything else (interrupted attempts, parked or early jobs,
+    # disabled or ordered endpoints) through the per-delivery path below, in its own transaction
+    # (the two sets of deliveries are disjoint).
+    async with db.bookkeeping_connection() as connection:
+        slow_ids = await _start_common(connection, requests, owner, now, plans, postgres=not db.is_sqlite)
+    if not slow_ids:
+        return list(zip(plans, defers, strict=True))
     async with _bookkeeping(db) as session:
-        # The common case (pending, due, endpoint active and unordered) goes through two set-based
-        # statements; everything else (interrupted attempts, parked or early jobs, disabled or
-        # ordered endpoints) goes through the per-delivery path below.
-        slow_ids = await _start_common(session, requests, owner, now, plans)
         rows = (
             (
                 await session.execute(
@@ -243,18 +247,11 @@ async def _start(
             if delivery.job_id != requests[index][0]:
                 continue  # another job owns it now (redelivered): leave it alone
             if delivery.status == DeliveryStatus.delivering.value:
-                # The job's lease expired mid-attempt. If that attempt could still be running (its
-                # worker alive but slow to renew), wait until it must have ended: two workers never
-                # attempt the same delivery at once.
-                last_start = (
-                    await session.execute(
-                        select(func.max(WebhookAttempt.started_at)).where(
-                            WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.finished.is_(False)
-                        )
-                    )
-                ).scalar_one_or_none()
-                latest_end = (last_start or now) + timedelta(seconds=settings.webhook_timeout_seconds + ATTEMPT_GRACE)
-                if last_start is not None and latest_end > now:
+                # The job's lease expired mid-attempt (the attempt began at `updated_at`). If that
+                # attempt could still be running (its worker alive but slow to renew), wait until it
+                # must have ended: two workers never attempt the same delivery at once.
+                latest_end = delivery.updated_at + timedelta(seconds=settings.webhook_timeout_seconds + ATTEMPT_GRACE)
+                if latest_end > now:
                     defers[index] = max(defers[index] or latest_end, latest_end)
                     continue
                 await _mark_interrupted(session, delivery, now)
@@ -285,20 +282,11 @@ async def _start(
             delivery.cycle_attempts += 1
             delivery.next_attempt_at = None
             delivery.updated_at = now
-            attempt = WebhookAttempt(
-                id=new_id(),
-                delivery_id=delivery.id,
-                workspace_id=delivery.workspace_id,
-                attempt=delivery.attempts,
-                started_at=now,
-                finished=False,
-            )
-            session.add(attempt)
             plans[index].append(
                 Plan(
                     job_id=delivery.job_id,
                     delivery_id=delivery.id,
-                    attempt_id=attempt.id,
+                    workspace_id=delivery.workspace_id,
                     attempt=delivery.attempts,
                     cycle_attempts=delivery.cycle_attempts,
                     endpoint_id=endpoint.id,
@@ -315,15 +303,17 @@ async def _start(
 
 
 async def _start_common(
-    session: AsyncSession,
+    session: AsyncConnection,
     requests: Sequence[StartRequest],
     owner: dict[str, int],
     now: datetime,
     plans: list[list[Plan]],
+    *,
+    postgres: bool,
 ) -> list[str]:
     """Start the attempts of owned, due, pending deliveries to active unordered endpoints with one
-    UPDATE … RETURNING and one batched INSERT (their plans go into `plans`); return the ids of the
-    other open deliveries, which need the per-delivery path."""
+    UPDATE … RETURNING (their plans go into `plans`); return the ids of the other open deliveries,
+    which need the per-delivery path."""
     d, e, v = WebhookDelivery, WebhookEndpoint, Event
     rows = (
         await session.execute(
@@ -351,8 +341,8 @@ async def _start_common(
             .join(e, e.id == d.endpoint_id)
             .join(v, v.id == d.event_id)
             .where(
-                d.id.in_(list(owner)),
-                d.job_id.in_({job_id for job_id, _ in requests}),
+                one_of(d.id, owner, postgres=postgres),
+                one_of(d.job_id, {job_id for job_id, _ in requests}, postgres=postgres),
                 d.status.in_(OPEN_STATUSES),
             )
             .order_by(d.created_at, d.id)
@@ -381,8 +371,8 @@ async def _start_common(
         await session.execute(
             update(table)
             .where(
-                table.c.id.in_(list(common)),
-                table.c.job_id.in_({job_id for job_id, _ in requests}),
+                one_of(table.c.id, common, postgres=postgres),
+                one_of(table.c.job_id, {job_id for job_id, _ in requests}, postgres=postgres),
                 table.c.status == DeliveryStatus.pending.value,
             )
             .values(
@@ -395,21 +385,9 @@ async def _start_common(
             .returning(table.c.id, table.c.attempts, table.c.cycle_attempts)
         )
     ).all()
-    attempts: list[dict[str, Any]] = []
     position = {delivery_id: i for i, delivery_id in enumerate(common)}  # send in creation order
     for delivery_id, attempt_no, cycle_attempts in sorted(started, key=lambda r: position[r[0]]):
         row = common[delivery_id]
-        attempt_id = new_id()
-        attempts.append(
-            {
-                "id": attempt_id,
-                "delivery_id": delivery_id,
-                "workspace_id": row.workspace_id,
-                "attempt": attempt_no,
-                "started_at": now,
-                "finished": False,
-            }
-        )
         secrets_ = [row.secret]
         if row.previous_secret and row.previous_secret_expires_at and row.previous_secret_expires_at > now:
             secrets_.append(row.previous_secret)
@@ -417,7 +395,7 @@ async def _start_common(
             Plan(
                 job_id=row.job_id,
                 delivery_id=delivery_id,
-                attempt_id=attempt_id,
+                workspace_id=row.workspace_id,
                 attempt=attempt_no,
                 cycle_attempts=cycle_attempts,
                 endpoint_id=row.endpoint_id,
@@ -430,16 +408,22 @@ async def _start_common(
                 endpoint_was_failing=bool(row.failure_streak or row.failing_since),
             )
         )
-    if attempts:
-        await session.execute(insert(WebhookAttempt.__table__), attempts)
     return slow_ids
 
 
 async def _mark_interrupted(session: Any, delivery: WebhookDelivery, now: datetime) -> None:
+    """Record the attempt a dead worker began (at `updated_at`) as interrupted."""
     await session.execute(
-        update(WebhookAttempt)
-        .where(WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.finished.is_(False))
-        .values(finished=True, error=INTERRUPTED)
+        insert(WebhookAttempt.__table__),
+        {
+            "id": new_id(),
+            "delivery_id": delivery.id,
+            "workspace_id": delivery.workspace_id,
+            "attempt": delivery.attempts,
+            "started_at": delivery.updated_at,
+            "finished": True,
+            "error": INTERRUPTED,
+        },
     )
     delivery.last_error = INTERRUPTED
     WEBHOOK_DELIVERIES.labels(outcome="interrupted").inc()
@@ -503,7 +487,8 @@ async def send(client: Client, plan: Plan, timeout: float) -> Outcome:  # noqa: 
                     size += len(chunk)
         outcome.status = response.status
         outcome.headers = {k: v for k, v in response.headers.items()}
-        outcome.body = b"".join(chunks).decode("utf-8", errors="replace")
+        # PostgreSQL text cannot hold NUL: a receiver answering binary must not break the record.
+        outcome.body = b"".join(chunks).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         if not 200 <= response.status < 300:
             outcome.error = _status_error(response.status)
             if response.status in (429, 503):
@@ -569,71 +554,60 @@ def retry_delay(settings: Settings, cycle_attempts: int, retry_after: float | No
 
 
 async def record(db: Database, settings: Settings, requests: Sequence[RecordRequest]) -> None:
-    """Record finished attempts of one or more jobs, in one transaction."""
+    """Record finished attempts of one or more jobs: successes on unordered endpoints (nearly all of
+    them) in one Core transaction of set-based statements, the rest (failures to schedule, ordered
+    hand-offs) through the ORM in a second one."""
     outcomes = [outcome for _, job_outcomes in requests for outcome in job_outcomes]
+    postgres = not db.is_sqlite
     now = utcnow()
+    simple = [o for o in outcomes if o.ok and not o.plan.ordered]
+    rest = [o for o in outcomes if not (o.ok and not o.plan.ordered)]
+    # Deliveries known to still exist: their attempt rows can be written (a delivery deleted
+    # meanwhile, with its endpoint or by the retention purge, takes its attempts with it).
+    existing: set[str] = set()
+    if simple:
+        async with db.bookkeeping_connection() as connection:
+            # guarded by ownership: a redelivered delivery belongs to its newer job
+            existing.update(await _mark_delivered(connection, simple, now, postgres=postgres))
+            await _reset_failure_streaks(connection, simple)
+            await _write_attempts(connection, simple, existing, postgres=postgres)
+        WEBHOOK_DELIVERIES.labels(outcome="delivered").inc(len(simple))
+    if rest:
+        await _record_rest(db, settings, rest, now)
+
+
+async def _reset_failure_streaks(connection: AsyncConnection | AsyncSession, outcomes: list[Outcome]) -> None:
+    """Reset the failure streak of endpoints that were failing (a healthy one costs no write)."""
+    succeeded = {o.plan.endpoint_id for o in outcomes if o.ok and o.plan.endpoint_was_failing}
+    if succeeded:
+        await connection.execute(
+            update(WebhookEndpoint)
+            .where(
+                WebhookEndpoint.id.in_(succeeded),
+                or_(WebhookEndpoint.failure_streak != 0, WebhookEndpoint.failing_since.is_not(None)),
+            )
+            .values(failure_streak=0, failing_since=None, updated_at=WebhookEndpoint.updated_at)
+        )
+
+
+async def _record_rest(db: Database, settings: Settings, rest: list[Outcome], now: datetime) -> None:
+    """Failures (retry, give up, disable the endpoint) and outcomes on ordered endpoints."""
+    postgres = not db.is_sqlite
     wake: set[str] = set()
     async with _bookkeeping(db) as session:
-        await session.execute(
-            update(WebhookAttempt),
-            [
-                {
-                    "id": o.plan.attempt_id,
-                    "finished": True,
-                    "duration_ms": o.duration_ms,
-                    "response_status": o.status,
-                    "response_headers": o.headers,
-                    "response_body": o.body,
-                    "error": o.error,
-                }
-                for o in outcomes
-            ],
-        )
-        # Successes on unordered endpoints: one batched UPDATE, guarded by ownership.
-        simple = [o for o in outcomes if o.ok and not o.plan.ordered]
-        if simple:
-            table = WebhookDelivery.__table__
-            await session.execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"), table.c.job_id == bindparam("b_job"))
-                .values(
-                    status=DeliveryStatus.delivered.value,
-                    delivered_at=now,
-                    last_error=None,
-                    next_attempt_at=None,
-                    response_status=bindparam("b_status"),
-                    updated_at=now,
-                ),
-                [{"b_id": o.plan.delivery_id, "b_job": o.plan.job_id, "b_status": o.status} for o in simple],
-            )
-            WEBHOOK_DELIVERIES.labels(outcome="delivered").inc(len(simple))
-        rest = [o for o in outcomes if not (o.ok and not o.plan.ordered)]
-        owned = (
-            {
-                d.id: d
-                for d in (
-                    await session.execute(
-                        select(WebhookDelivery).where(
-                            WebhookDelivery.id.in_([o.plan.delivery_id for o in rest]),
-                            WebhookDelivery.job_id.in_({o.plan.job_id for o in rest}),
-                        )
+        owned = {
+            d.id: d
+            for d in (
+                await session.execute(
+                    select(WebhookDelivery).where(
+                        one_of(WebhookDelivery.id, [o.plan.delivery_id for o in rest], postgres=postgres),
+                        one_of(WebhookDelivery.job_id, {o.plan.job_id for o in rest}, postgres=postgres),
                     )
-                ).scalars()
-            }
-            if rest
-            else {}
-        )
-        # reset the failure streak of endpoints that were failing (a healthy one costs no write)
-        succeeded = {o.plan.endpoint_id for o in outcomes if o.ok and o.plan.endpoint_was_failing}
-        if succeeded:
-            await session.execute(
-                update(WebhookEndpoint)
-                .where(
-                    WebhookEndpoint.id.in_(succeeded),
-                    or_(WebhookEndpoint.failure_streak != 0, WebhookEndpoint.failing_since.is_not(None)),
                 )
-                .values(failure_streak=0, failing_since=None, updated_at=WebhookEndpoint.updated_at)
-            )
+            ).scalars()
+        }
+        existing = set(owned)
+        await _reset_failure_streaks(session, rest)
         for outcome in rest:
             if not outcome.ok:
                 await _endpoint_failed(session, settings, outcome.plan.endpoint_id, outcome, now)
@@ -666,9 +640,123 @@ async def record(db: Database, settings: Settings, requests: Sequence[RecordRequ
             if plan.ordered and delivery.status != DeliveryStatus.delivering.value:
                 wake.add(plan.endpoint_id)
         await session.flush()
+        await _write_attempts(session, rest, existing, postgres=postgres)
         await _lock_endpoints(session, wake)
         for endpoint_id in wake:
             await _wake_next_in_line(session, endpoint_id, now)
+
+
+# On PostgreSQL the batch goes as one array per column through unnest(): one statement whose text
+# is the same for every batch size (see harken.core.bulk).
+_PG_MARK_DELIVERED = text(
+    """
+    UPDATE webhook_deliveries AS d
+    SET status = 'delivered', delivered_at = :now, last_error = NULL, next_attempt_at = NULL,
+        response_status = v.code, updated_at = :now
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:jobs AS varchar[]), CAST(:codes AS integer[])) AS v(id, job_id, code)
+    WHERE d.id = v.id AND d.job_id = v.job_id
+    RETURNING d.id
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+_PG_INSERT_ATTEMPTS = text(
+    """
+    INSERT INTO webhook_attempts (id, delivery_id, workspace_id, attempt, started_at, finished,
+                                  duration_ms, response_status, response_headers, response_body, error)
+    SELECT id, delivery_id, workspace_id, attempt, started_at, true,
+           duration_ms, response_status, CAST(response_headers AS jsonb), response_body, error
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:delivery_ids AS varchar[]), CAST(:workspace_ids AS varchar[]),
+                CAST(:attempts AS integer[]), CAST(:started AS timestamptz[]), CAST(:durations AS integer[]),
+                CAST(:statuses AS integer[]), CAST(:headers AS text[]), CAST(:bodies AS text[]),
+                CAST(:errors AS text[]))
+      AS v(id, delivery_id, workspace_id, attempt, started_at, duration_ms, response_status,
+           response_headers, response_body, error)
+    """
+)
+
+
+async def _mark_delivered(
+    session: AsyncConnection, outcomes: list[Outcome], now: datetime, *, postgres: bool
+) -> list[str]:
+    """Mark the owned deliveries of these successful outcomes delivered; return their ids."""
+    if postgres:
+        params = {
+            "now": now,
+            "ids": [o.plan.delivery_id for o in outcomes],
+            "jobs": [o.plan.job_id for o in outcomes],
+            "codes": [o.status for o in outcomes],
+        }
+        return list((await session.execute(_PG_MARK_DELIVERED, params)).scalars())
+    table = WebhookDelivery.__table__
+    by_status: dict[int | None, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_status.setdefault(outcome.status, []).append(outcome)
+    marked: list[str] = []
+    for status, group in by_status.items():  # one UPDATE per response status (nearly always one)
+        result = await session.execute(
+            update(table)
+            .where(tuple_(table.c.id, table.c.job_id).in_([(o.plan.delivery_id, o.plan.job_id) for o in group]))
+            .values(
+                status=DeliveryStatus.delivered.value,
+                delivered_at=now,
+                last_error=None,
+                next_attempt_at=None,
+                response_status=status,
+                updated_at=now,
+            )
+            .returning(table.c.id)
+        )
+        marked.extend(result.scalars())
+    return marked
+
+
+async def _write_attempts(
+    session: AsyncConnection | AsyncSession, outcomes: list[Outcome], existing: set[str], *, postgres: bool
+) -> None:
+    """One attempt row per outcome whose delivery still exists, in one statement."""
+    unknown = [o.plan.delivery_id for o in outcomes if o.plan.delivery_id not in existing]
+    if unknown:
+        found = await session.execute(
+            select(WebhookDelivery.id).where(one_of(WebhookDelivery.id, unknown, postgres=postgres))
+        )
+        existing.update(found.scalars())
+    kept = [o for o in outcomes if o.plan.delivery_id in existing]
+    if not kept:
+        return
+    if postgres:
+        params = {
+            "ids": [new_id() for _ in kept],
+            "delivery_ids": [o.plan.delivery_id for o in kept],
+            "workspace_ids": [o.plan.workspace_id for o in kept],
+            "attempts": [o.plan.attempt for o in kept],
+            "started": [o.started_at for o in kept],
+            "durations": [o.duration_ms for o in kept],
+            "statuses": [o.status for o in kept],
+            "headers": [None if o.headers is None else json.dumps(o.headers) for o in kept],
+            "bodies": [o.body for o in kept],
+            "errors": [o.error for o in kept],
+        }
+        await session.execute(_PG_INSERT_ATTEMPTS, params)
+        return
+    await session.execute(
+        insert(WebhookAttempt.__table__),
+        [
+            {
+                "id": new_id(),
+                "delivery_id": o.plan.delivery_id,
+                "workspace_id": o.plan.workspace_id,
+                "attempt": o.plan.attempt,
+                "started_at": o.started_at,
+                "finished": True,
+                "duration_ms": o.duration_ms,
+                "response_status": o.status,
+                "response_headers": o.headers,
+                "response_body": o.body,
+                "error": o.error,
+            }
+            for o in kept
+        ],
+    )
 
 
 async def _endpoint_failed(session: Any, settings: Settings, endpoint_id: str, outcome: Outcome, now: datetime) -> None:

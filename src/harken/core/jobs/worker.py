@@ -26,7 +26,7 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +34,9 @@ from sqlalchemy import bindparam, case, literal, literal_column, select, text, u
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from harken.core.bulk import one_of
 from harken.core.context import workspace_id_var
 from harken.core.db import Database, UTCDateTime, new_id, utcnow
 from harken.core.jobs.models import ACTIVE_PREDICATE, Job, JobSchedule, JobStatus
@@ -235,16 +236,12 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    @contextlib.asynccontextmanager
-    async def _bookkeeping(self) -> AsyncIterator[AsyncSession]:
-        """A transaction on the queue's own state (claims, outcomes, leases). On PostgreSQL it commits
-        without waiting for the WAL flush (`synchronous_commit = off`): if the server crashes, the
-        last few bookkeeping writes may be lost, which only means a job runs again (at-least-once
-        already) or is requeued. Handlers' own transactions keep full durability."""
-        async with self.db.session() as session:
-            if not self.db.is_sqlite:
-                await session.execute(text("SET LOCAL synchronous_commit = off"))
-            yield session
+    def _bookkeeping(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A Core transaction on the queue's own state (claims, outcomes, leases): `synchronous_commit
+        = off` on PostgreSQL (`Database.bookkeeping_connection`). If the server crashes, the last few
+        such writes may be lost, which only means a job runs again (at-least-once already) or is
+        requeued. Handlers' own transactions keep full durability."""
+        return self.db.bookkeeping_connection()
 
     # -- housekeeping: periodic jobs and expired leases ----------------------------------------
 
@@ -457,7 +454,8 @@ class Worker:
     # -- writing outcomes ----------------------------------------------------------------------
 
     def _owned(self, job_ids: Sequence[str]) -> Any:
-        condition = Job.id == job_ids[0] if len(job_ids) == 1 else Job.id.in_(job_ids)
+        postgres = not self.db.is_sqlite
+        condition = Job.id == job_ids[0] if len(job_ids) == 1 else one_of(Job.id, job_ids, postgres=postgres)
         return condition & (Job.locked_by == self.name) & (Job.status == _RUNNING)
 
     async def _flush_loop(self) -> None:
@@ -489,7 +487,7 @@ class Worker:
             raise
         self._forget_results(job_ids)
 
-    async def _write_successes(self, session: AsyncSession, job_ids: list[str]) -> None:
+    async def _write_successes(self, session: AsyncConnection, job_ids: list[str]) -> None:
         """Mark jobs succeeded: one statement for all, plus one batched statement for their results."""
         results = [{"b_id": job_id, "b_result": self._results[job_id]} for job_id in job_ids if job_id in self._results]
         if results:
