@@ -109,7 +109,11 @@ def start_workers(db_url: str, count: int, concurrency: int) -> list[subprocess.
     }
     harken = str(Path(sys.executable).with_name("harken"))
     return [
-        subprocess.Popen([harken, "worker", "--concurrency", str(concurrency)], env=env, stdout=subprocess.DEVNULL)
+        subprocess.Popen(
+            [harken, "worker"],
+            env={**env, "HARKEN_WEBHOOK_DELIVERY_CONCURRENCY": str(concurrency)},
+            stdout=subprocess.DEVNULL,
+        )
         for _ in range(count)
     ]
 
@@ -133,7 +137,7 @@ class Workers:
         if self.count:
             self.processes = start_workers(self.db_url, self.count, self.concurrency)
         else:
-            self.worker = Worker(self.db, self.settings, concurrency=self.concurrency)
+            self.worker = Worker(self.db, self.settings)
             self.task = asyncio.create_task(self.worker.run())
         return self
 
@@ -248,7 +252,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         _env_file=None,
         database_url=db_url,
         webhook_allowed_networks=["127.0.0.0/8"],
-        worker_concurrency=args.concurrency,
+        webhook_delivery_concurrency=args.concurrency,
         worker_poll_interval=0.2,
     )
     out: dict[str, Any] = {
@@ -267,7 +271,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         total = args.events * args.endpoints
         t0, started_at = time.perf_counter(), time.time()
         async with Workers(db, db_url, settings, args.worker_processes, args.concurrency):
-            while await delivered(db) < total:
+            deadline = time.perf_counter() + 300
+            while (done := await delivered(db)) < total:
+                if time.perf_counter() > deadline:
+                    raise SystemExit(f"only {done} of {total} deliveries delivered after 300 s")
                 await asyncio.sleep(0.05)
             engine_s = time.perf_counter() - t0
         arrivals = sorted(json.loads(httpx.get(f"{url}/stats").text).values())  # and reset
@@ -368,7 +375,13 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--endpoints", type=int, default=4)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        help="delivery jobs in flight per worker (HARKEN_WEBHOOK_DELIVERY_CONCURRENCY; the default is the "
+        "product's); the bare clients get as many connections as deliveries in flight (x endpoints)",
+    )
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(

@@ -71,6 +71,14 @@ async def slow_job(ctx: JobContext) -> None:
     await record(ctx)
 
 
+@job_handler("test.laned", max_attempts=1, slots=lambda settings: 2)
+async def laned_job(ctx: JobContext) -> None:
+    """Like test.slow, in its own lane of two slots per worker."""
+    await record(ctx, "start")
+    await asyncio.sleep(float(ctx.payload.get("seconds", 0.3)))
+    await record(ctx)
+
+
 @job_handler("test.reschedule", max_attempts=2)
 async def rescheduling_job(ctx: JobContext) -> None:
     """Asks to run again `delay` seconds later on its first run, then finishes."""

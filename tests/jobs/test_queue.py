@@ -121,6 +121,34 @@ async def test_commit_wakes_local_worker_and_results_are_kept(db: Database, sett
     assert job.started_at is not None and job.finished_at is not None
 
 
+async def test_a_kind_with_its_own_slots_neither_waits_behind_nor_crowds_out_others(
+    db: Database, settings: Settings
+) -> None:
+    async with db.session() as session:
+        slow = await enqueue(session, "test.slow", {"seconds": 6})
+    async with running_worker(db, settings, concurrency=1):
+        await wait_for(lambda: _status_is(db, slow, "running"), timeout=10)
+        async with db.session() as session:
+            laned = [await enqueue(session, "test.laned", {"n": i, "seconds": 0.4}) for i in range(6)]
+            shared = await enqueue(session, "test.record", {"n": 99})
+        # test.laned has two slots of its own: all six run while test.slow holds the only shared slot.
+        await wait_for(lambda: _all_done(db, laned), timeout=5)
+        assert await status_of(db, slow) == JobStatus.running
+        assert await status_of(db, shared) == JobStatus.queued  # the shared slot is still busy
+        async with db.session() as session:
+            rows = (await session.execute(select(runs.c.phase, runs.c.at).where(runs.c.kind == "test.laned"))).all()
+    # Never more than two laned jobs at once: walk the start/end events in time order.
+    running, most = 0, 0
+    for phase, _at in sorted(rows, key=lambda r: (r.at, r.phase != "done")):
+        running += 1 if phase == "start" else -1
+        most = max(most, running)
+    assert most == 2
+
+
+async def _status_is(db: Database, job_id: str | None, status: str) -> bool:
+    return job_id is not None and await status_of(db, job_id) == status
+
+
 async def test_failures_retry_with_backoff_then_fail_keeping_the_error(db: Database, settings: Settings) -> None:
     async with db.session() as session:
         failing = await enqueue(session, "test.fail", {"n": 7})

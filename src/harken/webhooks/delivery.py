@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -114,7 +115,12 @@ _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, .
 
 
 def policy_from(settings: Settings) -> AddressPolicy:
-    return AddressPolicy.from_settings(settings.webhook_allow_private, settings.webhook_allowed_networks)
+    return _policy(settings.webhook_allow_private, tuple(settings.webhook_allowed_networks))
+
+
+@functools.lru_cache(maxsize=64)
+def _policy(allow_private: bool, networks: tuple[str, ...]) -> AddressPolicy:
+    return AddressPolicy.from_settings(allow_private, networks)
 
 
 @dataclass

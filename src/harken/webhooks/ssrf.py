@@ -16,6 +16,7 @@ an allowed network names them explicitly.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -144,14 +145,23 @@ def validate_url(url: str, *, https_only: bool) -> str | None:
 
 def check_literal_host(url: str, policy: AddressPolicy) -> None:
     """Raise `BlockedAddressError` if `url`'s host is an IP literal the policy refuses."""
+    refusal = _literal_host_refusal(url, policy)
+    if refusal is not None:
+        raise BlockedAddressError(refusal)
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_host_refusal(url: str, policy: AddressPolicy) -> str | None:
+    # Cached: every attempt to an endpoint checks the same URL under the same policy.
     host = (urlsplit(url).hostname or "").strip("[]")
     try:
         literal = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return  # a name: the guarded resolver checks what it resolves to
+        return None  # a name: the guarded resolver checks what it resolves to
     reason = policy.check(literal)
     if reason is not None:
-        raise BlockedAddressError(f"blocked by SSRF policy: {host} ({reason}) is not a public address")
+        return f"blocked by SSRF policy: {host} ({reason}) is not a public address"
+    return None
 
 
 class GuardedResolver(AbstractResolver):

@@ -13,10 +13,17 @@ from harken.webhooks.events import DELIVER_JOB
 from harken.webhooks.models import OPEN_STATUSES, Event, WebhookAttempt, WebhookDelivery
 
 
-@job_handler(DELIVER_JOB, max_attempts=25, backoff_base=1.0, backoff_max=60.0)
-async def deliver(ctx: JobContext) -> dict[str, int]:
+@job_handler(
+    DELIVER_JOB,
+    max_attempts=25,
+    backoff_base=1.0,
+    backoff_max=60.0,
+    # Light and I/O-bound: their own slots, so they batch well and never wait behind long jobs.
+    slots=lambda settings: settings.webhook_delivery_concurrency,
+)
+async def deliver(ctx: JobContext) -> None:
     """Attempt the deliveries this job owns (see `harken.webhooks.delivery`)."""
-    return await run_job(ctx)
+    await run_job(ctx)
 
 
 on_worker_stop(close_clients)

@@ -32,6 +32,10 @@ class JobSpec:
     backoff_base: float = 2.0
     backoff_max: float = 3600.0
     timeout: float | None = None
+    # Jobs of this kind get their own slots in each worker (this many, read from the settings)
+    # instead of sharing the worker's concurrency: many light, I/O-bound jobs (webhook
+    # deliveries) neither wait behind nor crowd out long ones (synthesis, programming).
+    slots: Callable[[Settings], int] | None = None
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff (base * 2^(attempt-1), capped) with jitter: uniform in [delay/2, delay]."""
@@ -84,9 +88,10 @@ def job_handler(
     backoff_base: float = 2.0,
     backoff_max: float = 3600.0,
     timeout: float | None = None,
+    slots: Callable[[Settings], int] | None = None,
 ) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        _HANDLERS[kind] = JobSpec(kind, fn, max_attempts, backoff_base, backoff_max, timeout)
+        _HANDLERS[kind] = JobSpec(kind, fn, max_attempts, backoff_base, backoff_max, timeout, slots)
         return fn
 
     return register

@@ -27,10 +27,11 @@ import socket
 import time
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, literal, literal_column, select, text, update
+from sqlalchemy import bindparam, case, literal, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -66,6 +67,20 @@ def _format_error(exc: BaseException) -> str:
     return text[:4000]
 
 
+@dataclass
+class Lane:
+    """A set of job kinds sharing `limit` slots in one worker."""
+
+    kinds: list[str]
+    limit: int
+    own: bool = False  # one kind's own slots (else the worker's shared concurrency)
+    running: set[str] = field(default_factory=set)
+
+    @property
+    def free(self) -> int:
+        return self.limit - len(self.running)
+
+
 class Worker:
     def __init__(
         self,
@@ -90,6 +105,8 @@ class Worker:
         self._notified = False  # new jobs were announced while every slot was busy
         self._more = False  # the last claim filled every free slot: the queue may hold more
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._lanes: list[Lane] = []
+        self._lane_of: dict[str, Lane] = {}  # running job id -> its lane
         self._done: list[str] = []  # succeeded jobs whose outcome is not written yet
         self._results: dict[str, dict[str, Any]] = {}  # the result of each of those that returned one
         self._flush_event = asyncio.Event()
@@ -109,7 +126,7 @@ class Worker:
 
     def _signal_new_jobs(self) -> None:
         self._notified = True
-        if len(self._running) < self.concurrency:
+        if any(lane.free > 0 for lane in self._lanes):
             self._event.set()
 
     def stop(self, *, now: bool = False) -> None:
@@ -126,6 +143,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         handlers = registered_handlers()
         self._handled = sorted(set(self.kinds) & set(handlers)) if self.kinds else sorted(handlers)
+        self._lanes = self._make_lanes(handlers)
         add_wake_listener(self._on_wake)
         helpers = [
             asyncio.create_task(self._renew_loop(), name="jobs-renew"),
@@ -135,7 +153,8 @@ class Worker:
         if self.settings.worker_listen:
             watch = self._sqlite_watch_loop() if self.db.is_sqlite else self._listen_loop()
             helpers.append(asyncio.create_task(watch, name="jobs-listen"))
-        logger.info("worker %s started (concurrency %d)", self.name, self.concurrency)
+        own = ", ".join(f"{lane.kinds[0]} {lane.limit}" for lane in self._lanes if lane.own)
+        logger.info("worker %s started (concurrency %d; own slots: %s)", self.name, self.concurrency, own or "none")
         try:
             await self._claim_loop()
         finally:
@@ -168,8 +187,8 @@ class Worker:
                 await self._housekeeping()
             except Exception as exc:
                 self._log_failure("housekeeping failed", exc, failures)
-            free = self.concurrency - len(self._running)
-            if free > 0 and self._handled:
+            free = {id(lane): lane.free for lane in self._lanes if lane.free > 0}
+            if free:
                 self._notified = False
                 self._event.clear()
                 try:
@@ -178,13 +197,15 @@ class Worker:
                 except Exception as exc:
                     self._log_failure("claim failed", exc, failures)
                     failures += 1
-                    rows = []
+                    rows = {}
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(min(10.0, poll * 2**failures)):
                             await self._stopping.wait()
-                self._more = len(rows) == free
-                for row in rows:
-                    self._start(row)
+                self._more = any(len(rows.get(key, [])) == n for key, n in free.items())
+                lanes = {id(lane): lane for lane in self._lanes}
+                for key, lane_rows in rows.items():
+                    for row in lane_rows:
+                        self._start(row, lanes[key])
                 if self._stopping.is_set():
                     break
             if not self._event.is_set():
@@ -200,14 +221,29 @@ class Worker:
         elif failures % 20 == 0:
             logger.error("worker %s: %s (%d times in a row): %s", self.name, what, failures + 1, _format_error(exc))
 
-    def _start(self, row: dict[str, Any]) -> None:
+    def _make_lanes(self, handlers: dict[str, JobSpec]) -> list[Lane]:
+        """The shared lane (the worker's concurrency) and one lane per kind with its own slots."""
+        shared = [kind for kind in self._handled if handlers[kind].slots is None]
+        lanes = [Lane(shared, self.concurrency)] if shared else []
+        for kind in self._handled:
+            slots = handlers[kind].slots
+            if slots is not None:
+                lanes.append(Lane([kind], max(1, slots(self.settings)), own=True))
+        return lanes
+
+    def _start(self, row: dict[str, Any], lane: Lane) -> None:
         job_id = row["id"]
         task = asyncio.create_task(self._execute(row), name=f"job-{job_id}")
         self._running[job_id] = task
+        lane.running.add(job_id)
+        self._lane_of[job_id] = lane
         task.add_done_callback(lambda _t: self._job_done(job_id))
 
     def _job_done(self, job_id: str) -> None:
         self._running.pop(job_id, None)
+        lane = self._lane_of.pop(job_id, None)
+        if lane is not None:
+            lane.running.discard(job_id)
         if self._more or self._notified:
             self._event.set()
 
@@ -334,43 +370,52 @@ class Worker:
     async def claim(self, limit: int) -> list[dict[str, Any]]:
         """Claim up to `limit` due queued jobs for this worker (attempts + 1, lease set)."""
         async with self._bookkeeping() as session:
-            result = await session.execute(self._claim_statement(limit))
+            result = await session.execute(self._claim_statement([(self._handled or self.kinds or [], limit)]))
             return [dict(row._mapping) for row in result]
 
-    async def _flush_and_claim(self, limit: int) -> list[dict[str, Any]]:
-        """Write pending successes and claim more in one transaction (one commit per cycle)."""
+    async def _flush_and_claim(self, free: dict[int, int]) -> dict[int, list[dict[str, Any]]]:
+        """Write pending successes and claim more for each lane with free slots (`free`: lane id to
+        free slots), in one transaction (one commit per cycle)."""
         if self.db.is_sqlite and not self._done and not await self._anything_due():
-            return []  # idle polls never take SQLite's write lock
+            return {}  # idle polls never take SQLite's write lock
+        lanes = {id(lane): lane for lane in self._lanes}
         job_ids, self._done = self._done, []
+        claimed: dict[int, list[dict[str, Any]]] = {}
         try:
             async with self._bookkeeping() as session:
                 if job_ids:
                     await self._write_successes(session, job_ids)
-                result = await session.execute(self._claim_statement(limit))
-                claimed = [dict(row._mapping) for row in result]
+                wanted = [(lanes[key].kinds, limit) for key, limit in free.items()]
+                lane_of_kind = {kind: key for key in free for kind in lanes[key].kinds}
+                for row in await session.execute(self._claim_statement(wanted)):
+                    claimed.setdefault(lane_of_kind[row.kind], []).append(dict(row._mapping))
         except BaseException:
             self._done[:0] = job_ids
             raise
         self._forget_results(job_ids)
         return claimed
 
-    def _due(self, now: Any) -> Any:
+    def _due(self, now: Any, kinds: list[str] | None = None) -> Any:
         query = select(Job.id).where(Job.status == _QUEUED, Job.run_at <= now)
-        kinds = self._handled or self.kinds
+        kinds = kinds or self._handled or self.kinds
         return query.where(Job.kind.in_(kinds)) if kinds else query
 
     async def _anything_due(self) -> bool:
         async with self.db.read_sessionmaker() as session:
             return (await session.execute(self._due(utcnow()).limit(1))).first() is not None
 
-    def _claim_statement(self, limit: int) -> Any:
+    def _claim_statement(self, wanted: list[tuple[list[str], int]]) -> Any:
+        """Claim, in one statement, up to `limit` due jobs of each (kinds, limit) lane."""
         now = utcnow()
-        candidates = self._due(now).order_by(Job.priority.desc(), Job.run_at).limit(limit)
-        if not self.db.is_sqlite:
-            candidates = candidates.with_for_update(skip_locked=True)
+        chosen = []
+        for kinds, limit in wanted:
+            candidates = self._due(now, kinds).order_by(Job.priority.desc(), Job.run_at).limit(limit)
+            if not self.db.is_sqlite:
+                candidates = candidates.with_for_update(skip_locked=True)
+            chosen.append(Job.id.in_(candidates.scalar_subquery()))
         stmt = (
             update(Job)
-            .where(Job.id.in_(candidates.scalar_subquery()))
+            .where(or_(*chosen))
             .values(
                 status=JobStatus.running.value,
                 locked_by=self.name,
