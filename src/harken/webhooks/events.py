@@ -124,7 +124,7 @@ async def record_deliveries(
         delay=delay,
     )
     await session.execute(
-        insert(WebhookDelivery),
+        insert(WebhookDelivery.__table__),  # Core: no ORM bulk-insert bookkeeping
         [
             {
                 "id": delivery_id,

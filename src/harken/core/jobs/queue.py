@@ -13,6 +13,7 @@ from sqlalchemy import event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from harken.core.db import new_id, utcnow
 from harken.core.jobs.models import ACTIVE_PREDICATE, Job, JobStatus
@@ -145,10 +146,15 @@ def remove_wake_listener(callback: Callable[[], None]) -> None:
     _WAKE_LISTENERS.discard(callback)
 
 
-def _wake_workers(session: Any) -> None:
-    session.info["harken_wake_hook"] = False
-    for callback in list(_WAKE_LISTENERS):
-        callback()
+_WAKE_ON_COMMIT = "harken_wake_on_commit"
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_workers(session: Session) -> None:
+    """Every session's commit checks one flag: a listener registered once, not per session."""
+    if session.info.pop(_WAKE_ON_COMMIT, False):
+        for callback in list(_WAKE_LISTENERS):
+            callback()
 
 
 async def enqueue(
@@ -208,10 +214,7 @@ async def enqueue(
 
 def _arm_wake(session: AsyncSession) -> None:
     """Wake this process's workers once the caller's transaction commits (never on rollback)."""
-    sync_session = session.sync_session
-    if not sync_session.info.get("harken_wake_hook"):
-        sync_session.info["harken_wake_hook"] = True
-        event.listen(sync_session, "after_commit", _wake_workers, once=True)
+    session.sync_session.info[_WAKE_ON_COMMIT] = True
 
 
 async def enqueue_many(
