@@ -412,3 +412,32 @@ async def test_sweep_requeues_deliveries_whose_job_is_gone(
     async with running_worker(app, settings):
         await wait_for(lambda: _status_is(client, tenant, endpoint["id"], "delivered"), timeout=10)
     assert len(receiver.received()) == 1
+
+
+async def test_recording_an_outcome_twice_writes_one_attempt(
+    client: AsyncClient, tenant: Tenant, app: Any, receiver: Receiver, settings: Settings
+) -> None:
+    """A group-committed batch that fails is retried request by request: recording must be
+    idempotent, for the set-based successes and for the per-delivery failures alike."""
+    from harken.webhooks.delivery import _start, close_clients, get_client, record, send
+    from harken.webhooks.models import WebhookAttempt
+
+    receiver.behaviour = lambda r: (500, {}, b"no", 0.0) if r.path == "/bad" else (200, {}, b"ok", 0.0)
+    await create_endpoint(client, tenant, receiver.url("/good"))
+    await create_endpoint(client, tenant, receiver.url("/bad"))
+    await emit_events(app.state.db, tenant.workspace_id, "campaign.started", [started()])
+    db = app.state.db
+    async with db.session() as session:
+        job_id, ids = (await session.execute(select(Job.id, Job.payload))).one()
+    [(plans, _defer)] = await _start(db, settings, [(job_id, ids["delivery_ids"])])
+    assert len(plans) == 2
+    outcomes = [await send(get_client(settings), plan, 5.0) for plan in plans]
+    await close_clients()
+    assert sorted(o.status for o in outcomes) == [200, 500]
+    await record(db, settings, [(job_id, outcomes)])
+    await record(db, settings, [(job_id, outcomes)])
+    async with db.session() as session:
+        attempts = (await session.execute(select(WebhookAttempt.delivery_id, WebhookAttempt.attempt))).all()
+        statuses = dict((await session.execute(select(WebhookDelivery.id, WebhookDelivery.status))).all())
+    assert sorted(attempts) == sorted((plan.delivery_id, 1) for plan in plans)
+    assert sorted(statuses.values()) == ["delivered", "pending"]  # the failure is scheduled for a retry

@@ -76,6 +76,7 @@ class Plan:
     job_id: str
     delivery_id: str
     workspace_id: str
+    attempt_id: str  # chosen at the start, so recording the outcome twice writes one row
     attempt: int
     cycle_attempts: int
     endpoint_id: str
@@ -293,6 +294,7 @@ async def _start(
                     job_id=delivery.job_id,
                     delivery_id=delivery.id,
                     workspace_id=delivery.workspace_id,
+                    attempt_id=new_id(),
                     attempt=delivery.attempts,
                     cycle_attempts=delivery.cycle_attempts,
                     endpoint_id=endpoint.id,
@@ -402,6 +404,7 @@ async def _start_common(
                 job_id=row.job_id,
                 delivery_id=delivery_id,
                 workspace_id=row.workspace_id,
+                attempt_id=new_id(),
                 attempt=attempt_no,
                 cycle_attempts=cycle_attempts,
                 endpoint_id=row.endpoint_id,
@@ -677,6 +680,7 @@ _PG_INSERT_ATTEMPTS = text(
                 CAST(:errors AS text[]))
       AS v(id, delivery_id, workspace_id, attempt, started_at, duration_ms, response_status,
            response_headers, response_body, error)
+    ON CONFLICT (id) DO NOTHING
     """
 )
 
@@ -719,7 +723,9 @@ async def _mark_delivered(
 async def _write_attempts(
     session: AsyncConnection | AsyncSession, outcomes: list[Outcome], existing: set[str], *, postgres: bool
 ) -> None:
-    """One attempt row per outcome whose delivery still exists, in one statement."""
+    """One attempt row per outcome whose delivery still exists, in one statement. Idempotent (the
+    attempt's id was chosen at its start): a batch retried request by request after a failure
+    does not write an attempt twice."""
     unknown = [o.plan.delivery_id for o in outcomes if o.plan.delivery_id not in existing]
     if unknown:
         found = await session.execute(
@@ -731,7 +737,7 @@ async def _write_attempts(
         return
     if postgres:
         params = {
-            "ids": [new_id() for _ in kept],
+            "ids": [o.plan.attempt_id for o in kept],
             "delivery_ids": [o.plan.delivery_id for o in kept],
             "workspace_ids": [o.plan.workspace_id for o in kept],
             "attempts": [o.plan.attempt for o in kept],
@@ -745,10 +751,10 @@ async def _write_attempts(
         await session.execute(_PG_INSERT_ATTEMPTS, params)
         return
     await session.execute(
-        insert(WebhookAttempt.__table__),
+        insert(WebhookAttempt.__table__).prefix_with("OR IGNORE"),
         [
             {
-                "id": new_id(),
+                "id": o.plan.attempt_id,
                 "delivery_id": o.plan.delivery_id,
                 "workspace_id": o.plan.workspace_id,
                 "attempt": o.plan.attempt,
