@@ -118,6 +118,11 @@ class RateLimiter:
         try:
             count = await self.storage.incr(key, window, amount=1)
             reset_time = await self.storage.get_expiry(key)
+            if reset_time < now + 1:
+                # Redis reports a missing key or TTL as "0 s left" (limits clamps -1/-2 to 0), which
+                # would put the reset in the past right after this increment; seen once in a
+                # 1,000-request burst. Say the window starts now rather than that it has ended.
+                reset_time = now + window
         except Exception:
             # Fail open: an unreachable Redis must not take the API down with it.
             logger.warning("rate limit storage unavailable; request allowed", exc_info=True)
