@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,6 +110,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+@asynccontextmanager
+async def committing(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session from `factory` whose transaction commits on success and rolls back on error."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
 class Database:
     """Engine and session factory for one database URL."""
 
@@ -140,55 +152,30 @@ class Database:
             read_engine = self._read_engine.execution_options(sqlite_begin="DEFERRED")
         self.read_sessionmaker = async_sessionmaker(read_engine, expire_on_commit=False)
         self._pool_size = pool_size
-        self._bookkeeping_engine: AsyncEngine | None = None
-        self._bookkeeping_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._bookkeeping_pool: tuple[AsyncEngine, async_sessionmaker[AsyncSession]] | None = None
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session whose transaction commits on success and rolls back on error."""
-        async with self.sessionmaker() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        return committing(self.sessionmaker)
 
-    @asynccontextmanager
-    async def bookkeeping_session(self) -> AsyncIterator[AsyncSession]:
+    def bookkeeping_session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """Like `session()`, for writes that may be lost in a database server crash without harm:
         the job queue's and the webhook engine's own state (claims, leases, outcomes), whose loss
         only means something runs again. On PostgreSQL its connections have `synchronous_commit =
         off` (a commit does not wait for the WAL flush; a crash loses at most the last few such
         commits, in order); set per connection, so a transaction costs no extra round trip.
         On SQLite it is `session()`."""
-        if self.is_sqlite:
-            async with self.session() as session:
-                yield session
-            return
-        async with self._bookkeeping_sessions()() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        return self.session() if self.is_sqlite else committing(self._bookkeeping()[1])
 
-    @asynccontextmanager
-    async def bookkeeping_connection(self) -> AsyncIterator[AsyncConnection]:
-        """The same as a Core connection in a transaction: no ORM unit of work, for the hottest
-        bookkeeping paths (a transaction costs about half the CPU of an ORM session's)."""
-        engine = self.engine
-        if not self.is_sqlite:
-            self._bookkeeping_sessions()
-            assert self._bookkeeping_engine is not None
-            engine = self._bookkeeping_engine
-        async with engine.begin() as connection:
-            yield connection
+    def bookkeeping_connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """`bookkeeping_session()` as a Core connection in a transaction: no ORM unit of work, for
+        the hottest bookkeeping paths (a transaction costs about half the CPU of an ORM session's)."""
+        return (self.engine if self.is_sqlite else self._bookkeeping()[0]).begin()
 
-    def _bookkeeping_sessions(self) -> async_sessionmaker[AsyncSession]:
-        if self._bookkeeping_sessionmaker is None:
-            self._bookkeeping_engine = create_async_engine(
+    def _bookkeeping(self) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+        """The bookkeeping engine and its session factory (PostgreSQL), created on first use."""
+        if self._bookkeeping_pool is None:
+            engine = create_async_engine(
                 self.url,
                 pool_size=4,
                 max_overflow=self._pool_size,
@@ -197,13 +184,13 @@ class Database:
                 pool_pre_ping=False,
                 connect_args={"options": "-c synchronous_commit=off"},
             )
-            self._bookkeeping_sessionmaker = async_sessionmaker(self._bookkeeping_engine, expire_on_commit=False)
-        return self._bookkeeping_sessionmaker
+            self._bookkeeping_pool = (engine, async_sessionmaker(engine, expire_on_commit=False))
+        return self._bookkeeping_pool
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._bookkeeping_engine is not None:
-            await self._bookkeeping_engine.dispose()
+        if self._bookkeeping_pool is not None:
+            await self._bookkeeping_pool[0].dispose()
         if self._read_engine is not None:
             await self._read_engine.dispose()
 

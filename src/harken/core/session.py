@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harken.core.db import Database
+from harken.core.db import Database, committing
 
 
 def get_database(request: Request) -> Database:
@@ -25,13 +25,8 @@ def get_database(request: Request) -> Database:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
     factory = db.read_sessionmaker if request.method in {"GET", "HEAD"} else db.sessionmaker
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with committing(factory) as session:
+        yield session
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -67,7 +67,7 @@ def _format_error(exc: BaseException) -> str:
     return text[:4000]
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: lanes key the claim results
 class Lane:
     """A set of job kinds sharing `limit` slots in one worker."""
 
@@ -187,7 +187,7 @@ class Worker:
                 await self._housekeeping()
             except Exception as exc:
                 self._log_failure("housekeeping failed", exc, failures)
-            free = {id(lane): lane.free for lane in self._lanes if lane.free > 0}
+            free = {lane: lane.free for lane in self._lanes if lane.free > 0}
             if free:
                 self._notified = False
                 self._event.clear()
@@ -201,11 +201,10 @@ class Worker:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(min(10.0, poll * 2**failures)):
                             await self._stopping.wait()
-                self._more = any(len(rows.get(key, [])) == n for key, n in free.items())
-                lanes = {id(lane): lane for lane in self._lanes}
-                for key, lane_rows in rows.items():
+                self._more = any(len(rows.get(lane, [])) == n for lane, n in free.items())
+                for lane, lane_rows in rows.items():
                     for row in lane_rows:
-                        self._start(row, lanes[key])
+                        self._start(row, lane)
                 if self._stopping.is_set():
                     break
             if not self._event.is_set():
@@ -373,20 +372,19 @@ class Worker:
             result = await session.execute(self._claim_statement([(self._handled or self.kinds or [], limit)]))
             return [dict(row._mapping) for row in result]
 
-    async def _flush_and_claim(self, free: dict[int, int]) -> dict[int, list[dict[str, Any]]]:
-        """Write pending successes and claim more for each lane with free slots (`free`: lane id to
+    async def _flush_and_claim(self, free: dict[Lane, int]) -> dict[Lane, list[dict[str, Any]]]:
+        """Write pending successes and claim more for each lane with free slots (`free`: lane to
         free slots), in one transaction (one commit per cycle)."""
         if self.db.is_sqlite and not self._done and not await self._anything_due():
             return {}  # idle polls never take SQLite's write lock
-        lanes = {id(lane): lane for lane in self._lanes}
         job_ids, self._done = self._done, []
-        claimed: dict[int, list[dict[str, Any]]] = {}
+        claimed: dict[Lane, list[dict[str, Any]]] = {}
         try:
             async with self._bookkeeping() as session:
                 if job_ids:
                     await self._write_successes(session, job_ids)
-                wanted = [(lanes[key].kinds, limit) for key, limit in free.items()]
-                lane_of_kind = {kind: key for key in free for kind in lanes[key].kinds}
+                wanted = [(lane.kinds, limit) for lane, limit in free.items()]
+                lane_of_kind = {kind: lane for lane in free for kind in lane.kinds}
                 for row in await session.execute(self._claim_statement(wanted)):
                     claimed.setdefault(lane_of_kind[row.kind], []).append(dict(row._mapping))
         except BaseException:
