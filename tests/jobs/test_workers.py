@@ -144,8 +144,11 @@ def test_periodic_job_runs_once_per_slot_across_workers(jobdb: JobDB, workers: W
     per_job = Counter(row.job_id for row in jobdb.runs(runs.c.kind == "test.tick"))
     assert set(per_job) == {row.id for row in ticks if row.status == "succeeded"}
     assert max(per_job.values()) == 1
-    # Housekeeping jobs registered by the app (core.purge) are also scheduled once, not per worker.
-    assert len(jobdb.jobs(Job.kind == "core.purge")) == 1
+    # Housekeeping jobs registered by the app (core.purge, every 15 min) are also scheduled once per
+    # slot, not per worker; a run that straddles a quarter hour legitimately sees two slots.
+    purges = Counter(row.payload["slot"] for row in jobdb.jobs(Job.kind == "core.purge"))
+    assert 1 <= len(purges) <= 2, purges
+    assert max(purges.values()) == 1, purges
 
 
 def test_commits_wake_idle_standalone_workers(jobdb: JobDB, workers: Workers) -> None:
