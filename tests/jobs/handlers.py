@@ -8,11 +8,13 @@ import asyncio
 import os
 import time
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from harken.core.db import utcnow
-from harken.core.jobs import JobContext, Reschedule, job_handler
+from harken.core.jobs import Complete, JobContext, Reschedule, job_handler
 
 test_metadata = MetaData()
 runs = Table(
@@ -100,3 +102,45 @@ async def result_job(ctx: JobContext) -> dict[str, int]:
 @job_handler("test.timeout", max_attempts=1, timeout=0.2)
 async def timeout_job(ctx: JobContext) -> None:
     await asyncio.sleep(5)
+
+
+def _run_row(job_id: str, kind: str, n: int | None, attempt: int, phase: str) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "kind": kind,
+        "n": n,
+        "attempt": attempt,
+        "phase": phase,
+        "pid": os.getpid(),
+        "at": time.time(),
+    }
+
+
+async def prepare_hooked(
+    connection: AsyncConnection, db: Any, settings: Any, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Writes a `prepared` run in the claim's transaction; fails for a job whose payload says so."""
+    for row in rows:
+        await connection.execute(
+            insert(runs).values(_run_row(row["id"], row["kind"], row["payload"]["n"], row["attempts"], "prepared"))
+        )
+    if any(row["payload"].get("prepare_fails") for row in rows):
+        raise RuntimeError("prepare failed")
+    return {row["id"]: f"p{row['payload']['n']}" for row in rows}
+
+
+async def complete_hooked(connection: AsyncConnection, db: Any, settings: Any, values: list[Any]) -> None:
+    """Writes a `completed` run in the transaction that marks the job succeeded; fails on a
+    first attempt whose payload says so."""
+    for job_id, n, attempt, fails in values:
+        await connection.execute(insert(runs).values(_run_row(job_id, "test.hooked", n, attempt, "completed")))
+        if fails and attempt == 1:
+            raise RuntimeError("complete failed")
+
+
+@job_handler("test.hooked", max_attempts=3, prepare=prepare_hooked, complete=complete_hooked)
+async def hooked_job(ctx: JobContext) -> Complete:
+    """Records whether its `prepare` hook's value reached it; leaves a value to its `complete` hook."""
+    n = ctx.payload["n"]
+    await record(ctx, "saw-prep" if ctx.prepared == f"p{n}" else "no-prep")
+    return Complete((ctx.job_id, n, ctx.attempt, bool(ctx.payload.get("complete_fails"))))

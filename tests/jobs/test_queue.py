@@ -145,6 +145,41 @@ async def test_a_kind_with_its_own_slots_neither_waits_behind_nor_crowds_out_oth
     assert most == 2
 
 
+async def test_prepare_and_complete_hooks_run_inside_the_queue_transactions(db: Database, settings: Settings) -> None:
+    short_lease = settings.model_copy(update={"job_lease_seconds": 1.0})
+    jobs: dict[str, str] = {}
+    async with running_worker(db, short_lease):
+        # One at a time: the hooks run once per batch of claimed (or finished) jobs of a kind.
+        for name, payload in [
+            ("plain", {"n": 1}),
+            ("prepare_fails", {"n": 2, "prepare_fails": True}),
+            ("complete_fails", {"n": 3, "complete_fails": True}),
+        ]:
+            async with db.session() as session:
+                jobs[name] = await enqueue(session, "test.hooked", payload)  # type: ignore[assignment]
+            await wait_for(lambda: _all_done(db, [jobs[name]]), timeout=20)  # noqa: B023
+    async with db.session() as session:
+        rows = (await session.execute(select(runs.c.job_id, runs.c.phase, runs.c.attempt).order_by(runs.c.id))).all()
+    phases = {name: [(r.phase, r.attempt) for r in rows if r.job_id == job_id] for name, job_id in jobs.items()}
+    # The hook's value reached the handler; its write committed with the claim, the completion
+    # with the success.
+    assert phases["plain"] == [("prepared", 1), ("saw-prep", 1), ("completed", 1)]
+    # A failing prepare hook is rolled back to its savepoint (no `prepared` row) while the claim
+    # holds: the job runs unprepared.
+    assert phases["prepare_fails"] == [("no-prep", 1), ("completed", 1)]
+    # A failing complete hook leaves its write out and the job unmarked: it runs again after its
+    # lease expires, and completes then.
+    assert phases["complete_fails"] == [
+        ("prepared", 1),
+        ("saw-prep", 1),
+        ("prepared", 2),
+        ("saw-prep", 2),
+        ("completed", 2),
+    ]
+    assert (await job_row(db, jobs["complete_fails"])).attempts == 2
+    assert (await job_row(db, jobs["plain"])).attempts == 1
+
+
 async def _status_is(db: Database, job_id: str | None, status: str) -> bool:
     return job_id is not None and await status_of(db, job_id) == status
 

@@ -419,8 +419,10 @@ async def test_recording_an_outcome_twice_writes_one_attempt(
 ) -> None:
     """A group-committed batch that fails is retried request by request: recording must be
     idempotent, for the set-based successes and for the per-delivery failures alike."""
-    from harken.webhooks.delivery import _start, close_clients, get_client, record, send
+    from harken.webhooks.delivery import _start
     from harken.webhooks.models import WebhookAttempt
+    from harken.webhooks.recording import record
+    from harken.webhooks.sending import close_clients, get_client, send
 
     receiver.behaviour = lambda r: (500, {}, b"no", 0.0) if r.path == "/bad" else (200, {}, b"ok", 0.0)
     await create_endpoint(client, tenant, receiver.url("/good"))

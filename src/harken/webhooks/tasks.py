@@ -7,10 +7,11 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, exists, select
 
 from harken.core.db import utcnow
-from harken.core.jobs import Job, JobContext, JobStatus, enqueue, job_handler, on_worker_stop, periodic
-from harken.webhooks.delivery import close_clients, run_job
+from harken.core.jobs import Complete, Job, JobContext, JobStatus, enqueue, job_handler, on_worker_stop, periodic
+from harken.webhooks.delivery import complete_jobs, prepare_jobs, run_job
 from harken.webhooks.events import DELIVER_JOB
 from harken.webhooks.models import OPEN_STATUSES, Event, WebhookAttempt, WebhookDelivery
+from harken.webhooks.sending import close_clients
 
 
 @job_handler(
@@ -20,10 +21,13 @@ from harken.webhooks.models import OPEN_STATUSES, Event, WebhookAttempt, Webhook
     backoff_max=60.0,
     # Light and I/O-bound: their own slots, so they batch well and never wait behind long jobs.
     slots=lambda settings: settings.webhook_delivery_concurrency,
+    # Start attempts in the claim's transaction and record successes in the finishing one.
+    prepare=prepare_jobs,
+    complete=complete_jobs,
 )
-async def deliver(ctx: JobContext) -> None:
+async def deliver(ctx: JobContext) -> Complete | None:
     """Attempt the deliveries this job owns (see `harken.webhooks.delivery`)."""
-    await run_job(ctx)
+    return await run_job(ctx)
 
 
 on_worker_stop(close_clients)

@@ -13,6 +13,7 @@ idempotent (at-least-once execution) and must open their own short sessions via 
 
 from harken.core.jobs.models import Job, JobStatus
 from harken.core.jobs.queue import (
+    Complete,
     JobContext,
     Reschedule,
     enqueue,
@@ -26,6 +27,7 @@ from harken.core.jobs.queue import (
 from harken.core.jobs.worker import Worker
 
 __all__ = [
+    "Complete",
     "Job",
     "JobContext",
     "JobStatus",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from harken.core.db import new_id, utcnow
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from harken.core.settings import Settings
 
 Handler = Callable[["JobContext"], Awaitable[Any]]
+# Batch hooks of a job kind (see `JobSpec.prepare` and `JobSpec.complete`).
+PrepareHook = Callable[[AsyncConnection, "Database", "Settings", list[dict[str, Any]]], Awaitable[dict[str, Any]]]
+CompleteHook = Callable[[AsyncConnection, "Database", "Settings", list[Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,16 @@ class JobSpec:
     # instead of sharing the worker's concurrency: many light, I/O-bound jobs (webhook
     # deliveries) neither wait behind nor crowd out long ones (synthesis, programming).
     slots: Callable[[Settings], int] | None = None
+    # Optional batch hooks that fold a kind's own bookkeeping into the queue's transactions (for
+    # many small jobs, one commit instead of three per job). `prepare(connection, db, settings,
+    # rows)` runs inside the transaction that claims jobs of this kind (rows: id, payload, ...);
+    # what it returns for a job id reaches that job's handler as `ctx.prepared`. `complete(connection,
+    # db, settings, values)` runs inside the transaction that marks jobs of this kind succeeded,
+    # with the values their handlers returned as `Complete(value)`. Each runs in a savepoint: if it
+    # fails, claiming goes on without `prepared` (the handler must cope), and the jobs it was to
+    # complete are left to run again when their lease expires (at-least-once).
+    prepare: PrepareHook | None = None
+    complete: CompleteHook | None = None
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff (base * 2^(attempt-1), capped) with jitter: uniform in [delay/2, delay]."""
@@ -61,10 +74,19 @@ class JobContext:
     db: Database
     settings: Settings
     extra: dict[str, Any] = field(default_factory=dict)
+    prepared: Any = None  # what the kind's `prepare` hook returned for this job, if it ran
 
     @property
     def is_last_attempt(self) -> bool:
         return self.attempt >= self.max_attempts
+
+
+@dataclass(frozen=True)
+class Complete:
+    """Returned by a handler whose kind has a `complete` hook: `value` is written by that hook in
+    the transaction that marks the job succeeded."""
+
+    value: Any
 
 
 class Reschedule(Exception):
@@ -90,9 +112,11 @@ def job_handler(
     backoff_max: float = 3600.0,
     timeout: float | None = None,
     slots: Callable[[Settings], int] | None = None,
+    prepare: PrepareHook | None = None,
+    complete: CompleteHook | None = None,
 ) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        _HANDLERS[kind] = JobSpec(kind, fn, max_attempts, backoff_base, backoff_max, timeout, slots)
+        _HANDLERS[kind] = JobSpec(kind, fn, max_attempts, backoff_base, backoff_max, timeout, slots, prepare, complete)
         return fn
 
     return register

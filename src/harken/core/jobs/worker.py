@@ -42,6 +42,7 @@ from harken.core.context import workspace_id_var
 from harken.core.db import Database, UTCDateTime, new_id, utcnow
 from harken.core.jobs.models import ACTIVE_PREDICATE, Job, JobSchedule, JobStatus
 from harken.core.jobs.queue import (
+    Complete,
     JobContext,
     JobSpec,
     Reschedule,
@@ -109,6 +110,8 @@ class Worker:
         self._lane_of: dict[str, Lane] = {}  # running job id -> its lane
         self._done: list[str] = []  # succeeded jobs whose outcome is not written yet
         self._results: dict[str, dict[str, Any]] = {}  # the result of each of those that returned one
+        # what each of those that returned `Complete(value)` leaves to its kind's `complete` hook
+        self._completions: dict[str, tuple[JobSpec, Any]] = {}
         self._flush_event = asyncio.Event()
         self._flush_closing = False
         self._batching = False  # successes are written in batches while `run()` is active
@@ -370,7 +373,32 @@ class Worker:
         """Claim up to `limit` due queued jobs for this worker (attempts + 1, lease set)."""
         async with self._bookkeeping() as session:
             result = await session.execute(self._claim_statement([(self._handled or self.kinds or [], limit)]))
-            return [dict(row._mapping) for row in result]
+            rows = [dict(row._mapping) for row in result]
+            await self._prepare(session, rows)
+            return rows
+
+    async def _prepare(self, session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        """Run the `prepare` hook of each claimed kind that has one, in the claim's transaction; its
+        per-job values go into the rows (`prepared`). A failing hook is rolled back to its
+        savepoint and its jobs run unprepared."""
+        handlers = registered_handlers()
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            spec = handlers.get(row["kind"])
+            # (a job past its last attempt is failed unrun: nothing to prepare)
+            if spec is not None and spec.prepare is not None and row["attempts"] <= row["max_attempts"]:
+                by_kind.setdefault(row["kind"], []).append(row)
+        for kind, kind_rows in by_kind.items():
+            hook = handlers[kind].prepare
+            assert hook is not None
+            try:
+                async with session.begin_nested():
+                    prepared = await hook(session, self.db, self.settings, kind_rows)
+            except Exception:
+                logger.exception("worker %s: prepare hook of %s failed; its jobs run unprepared", self.name, kind)
+                continue
+            for row in kind_rows:
+                row["prepared"] = prepared.get(row["id"])
 
     async def _flush_and_claim(self, free: dict[Lane, int]) -> dict[Lane, list[dict[str, Any]]]:
         """Write pending successes and claim more for each lane with free slots (`free`: lane to
@@ -385,8 +413,10 @@ class Worker:
                     await self._write_successes(session, job_ids)
                 wanted = [(lane.kinds, limit) for lane, limit in free.items()]
                 lane_of_kind = {kind: lane for lane in free for kind in lane.kinds}
-                for row in await session.execute(self._claim_statement(wanted)):
-                    claimed.setdefault(lane_of_kind[row.kind], []).append(dict(row._mapping))
+                rows = [dict(row._mapping) for row in await session.execute(self._claim_statement(wanted))]
+                await self._prepare(session, rows)
+                for row in rows:
+                    claimed.setdefault(lane_of_kind[row["kind"]], []).append(row)
         except BaseException:
             self._done[:0] = job_ids
             raise
@@ -453,6 +483,7 @@ class Worker:
             workspace_id=row["workspace_id"],
             db=self.db,
             settings=self.settings,
+            prepared=row.get("prepared"),
         )
         try:
             outcome = await self._run_handler(spec, ctx)
@@ -487,6 +518,8 @@ class Worker:
             return "retried"
         if isinstance(result, dict):
             self._results[ctx.job_id] = result
+        elif isinstance(result, Complete) and spec.complete is not None:
+            self._completions[ctx.job_id] = (spec, result.value)
         self._done.append(ctx.job_id)
         if self._batching:
             self._flush_event.set()
@@ -531,7 +564,12 @@ class Worker:
         self._forget_results(job_ids)
 
     async def _write_successes(self, session: AsyncConnection, job_ids: list[str]) -> None:
-        """Mark jobs succeeded: one statement for all, plus one batched statement for their results."""
+        """Mark jobs succeeded: one statement for all, plus one batched statement for their results,
+        after their kinds' `complete` hooks (a job whose hook failed is not marked: it runs again
+        when its lease expires)."""
+        job_ids = await self._complete(session, job_ids)
+        if not job_ids:
+            return
         results = [{"b_id": job_id, "b_result": self._results[job_id]} for job_id in job_ids if job_id in self._results]
         if results:
             table = Job.__table__
@@ -543,9 +581,33 @@ class Worker:
             )
         await session.execute(self._succeeded_statement(job_ids))
 
+    async def _complete(self, session: AsyncConnection, job_ids: list[str]) -> list[str]:
+        """Run the `complete` hooks for these jobs (one call per kind); return the jobs to mark."""
+        by_spec: dict[str, tuple[JobSpec, list[str], list[Any]]] = {}
+        for job_id in job_ids:
+            completion = self._completions.get(job_id)
+            if completion is not None:
+                spec, value = completion
+                entry = by_spec.setdefault(spec.kind, (spec, [], []))
+                entry[1].append(job_id)
+                entry[2].append(value)
+        if not by_spec:
+            return job_ids
+        failed: set[str] = set()
+        for kind, (spec, ids, values) in by_spec.items():
+            assert spec.complete is not None
+            try:
+                async with session.begin_nested():
+                    await spec.complete(session, self.db, self.settings, values)
+            except Exception:
+                logger.exception("worker %s: complete hook of %s failed; %d jobs run again", self.name, kind, len(ids))
+                failed.update(ids)
+        return [job_id for job_id in job_ids if job_id not in failed] if failed else job_ids
+
     def _forget_results(self, job_ids: list[str]) -> None:
         for job_id in job_ids:
             self._results.pop(job_id, None)
+            self._completions.pop(job_id, None)
 
     def _succeeded_statement(self, job_ids: list[str]) -> Any:
         return (
