@@ -158,6 +158,11 @@ async def test_prepare_and_complete_hooks_run_inside_the_queue_transactions(db: 
             async with db.session() as session:
                 jobs[name] = await enqueue(session, "test.hooked", payload)  # type: ignore[assignment]
             await wait_for(lambda: _all_done(db, [jobs[name]]), timeout=20)  # noqa: B023
+        # Two together: one job's failing completion does not send the other round again.
+        async with db.session() as session:
+            jobs["pair_ok"] = await enqueue(session, "test.hooked", {"n": 4})  # type: ignore[assignment]
+            jobs["pair_bad"] = await enqueue(session, "test.hooked", {"n": 5, "complete_fails": True})  # type: ignore[assignment]
+        await wait_for(lambda: _all_done(db, [jobs["pair_ok"], jobs["pair_bad"]]), timeout=20)
     async with db.session() as session:
         rows = (await session.execute(select(runs.c.job_id, runs.c.phase, runs.c.attempt).order_by(runs.c.id))).all()
     phases = {name: [(r.phase, r.attempt) for r in rows if r.job_id == job_id] for name, job_id in jobs.items()}
@@ -177,6 +182,8 @@ async def test_prepare_and_complete_hooks_run_inside_the_queue_transactions(db: 
         ("completed", 2),
     ]
     assert (await job_row(db, jobs["complete_fails"])).attempts == 2
+    assert phases["pair_ok"] == [("prepared", 1), ("saw-prep", 1), ("completed", 1)]
+    assert phases["pair_bad"][-1] == ("completed", 2)
     assert (await job_row(db, jobs["plain"])).attempts == 1
 
 

@@ -71,7 +71,7 @@ class Receiver:
         status, extra, body, delay = self.behaviour(request)
         if delay:
             await asyncio.sleep(delay)
-        raw_headers = [(k.encode(), v.encode()) for k, v in extra.items()]
+        raw_headers = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
 

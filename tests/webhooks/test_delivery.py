@@ -69,6 +69,24 @@ async def test_delivered_signed_with_both_schemes(
     assert detail["payload"] == envelope
 
 
+async def test_hostile_responses_are_recorded_intact(
+    client: AsyncClient, tenant: Tenant, app: Any, receiver: Receiver, worker: Any
+) -> None:
+    # Quotes, backslashes, JSON-looking text, non-ASCII, a NUL byte and invalid UTF-8 in the body;
+    # quotes and non-ASCII in a header: the attempt log keeps them (NUL and bad bytes as U+FFFD).
+    body = 'ok "quoted" \\ {"a": [1]}\n\té ✓ \x00 end'.encode() + b"\xff\xfe"
+    headers = {"X-Note": 'say "hi" \\ now é', "X-Raw": b"bad \xff\xfe bytes"}
+    receiver.behaviour = lambda r: (200, headers, body, 0.0)
+    endpoint = await create_endpoint(client, tenant, receiver.url())
+    await emit_events(app.state.db, tenant.workspace_id, "campaign.started", [started(1)])
+    await wait_for(lambda: _status_is(client, tenant, endpoint["id"], "delivered"), timeout=10)
+    [delivery] = await deliveries_of(client, tenant, endpoint["id"])
+    [attempt] = (await delivery_detail(client, tenant, endpoint["id"], delivery["id"]))["attempt_log"]
+    assert attempt["response_body"] == 'ok "quoted" \\ {"a": [1]}\n\té ✓ \ufffd end\ufffd\ufffd'
+    assert attempt["response_headers"]["X-Note"] == 'say "hi" \\ now é'
+    assert attempt["response_headers"]["X-Raw"] == "bad \ufffd\ufffd bytes"
+
+
 async def _status_is(client: AsyncClient, tenant: Tenant, endpoint_id: str, *statuses: str) -> bool:
     rows = await deliveries_of(client, tenant, endpoint_id)
     return bool(rows) and all(r["status"] in statuses for r in rows)
@@ -433,7 +451,7 @@ async def test_recording_an_outcome_twice_writes_one_attempt(
         job_id, ids = (await session.execute(select(Job.id, Job.payload))).one()
     [(plans, _defer)] = await _start(db, settings, [(job_id, ids["delivery_ids"])])
     assert len(plans) == 2
-    outcomes = [await send(get_client(settings), plan, 5.0) for plan in plans]
+    outcomes = [await send(get_client(settings), plan) for plan in plans]
     await close_clients()
     assert sorted(o.status for o in outcomes) == [200, 500]
     await record(db, settings, [(job_id, outcomes)])

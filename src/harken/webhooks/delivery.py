@@ -129,7 +129,7 @@ async def run_job(ctx: JobContext) -> Complete | None:
             raise Reschedule(defer_until)
         return None
     client = get_client(ctx.settings)
-    tasks = [asyncio.create_task(send(client, plan, ctx.settings.webhook_timeout_seconds)) for plan in plans]
+    tasks = [asyncio.create_task(send(client, plan)) for plan in plans]
     done, pending = await asyncio.wait(tasks, timeout=RESULT_BATCH_WINDOW)
     outcomes = [t.result() for t in done]
     if not pending and defer_until is None:

@@ -83,8 +83,9 @@ def _policy(allow_private: bool, networks: tuple[str, ...]) -> AddressPolicy:
 
 @dataclass
 class Client:
-    session: aiohttp.ClientSession
+    session: aiohttp.ClientSession  # its total timeout is `timeout`
     policy: AddressPolicy
+    timeout: float
 
 
 def get_client(settings: Settings) -> Client:
@@ -97,7 +98,7 @@ def get_client(settings: Settings) -> Client:
     if session is None or session.closed:
         session = guarded_session(policy, timeout=settings.webhook_timeout_seconds, user_agent=USER_AGENT)
         per_loop[key] = session
-    return Client(session, policy)
+    return Client(session, policy, settings.webhook_timeout_seconds)
 
 
 async def close_clients() -> None:
@@ -110,7 +111,7 @@ async def close_clients() -> None:
 # -- one HTTP attempt ------------------------------------------------------------------------------
 
 
-async def send(client: Client, plan: Plan, timeout: float) -> Outcome:  # noqa: ASYNC109
+async def send(client: Client, plan: Plan) -> Outcome:
     """POST one delivery; never raises: every failure becomes an `Outcome` with an error."""
     started_at = utcnow()
     started = time.perf_counter()
@@ -124,20 +125,19 @@ async def send(client: Client, plan: Plan, timeout: float) -> Outcome:  # noqa: 
     outcome = Outcome(plan=plan, started_at=started_at, duration_ms=0)
     try:
         check_literal_host(plan.url, client.policy)
-        async with asyncio.timeout(timeout):
-            async with client.session.post(
-                plan.url, data=plan.body, headers=headers, allow_redirects=False
-            ) as response:
-                chunks: list[bytes] = []
-                size = 0
-                while size < BODY_LIMIT:
-                    chunk = await response.content.read(BODY_LIMIT - size)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
+        # The session's total timeout bounds the whole exchange: resolving, connecting, sending and
+        # reading the body (aiohttp raises a TimeoutError subclass).
+        async with client.session.post(plan.url, data=plan.body, headers=headers, allow_redirects=False) as response:
+            chunks: list[bytes] = []
+            size = 0
+            while size < BODY_LIMIT:
+                chunk = await response.content.read(BODY_LIMIT - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
         outcome.status = response.status
-        outcome.headers = {k: v for k, v in response.headers.items()}
+        outcome.headers = {_valid_text(k): _valid_text(v) for k, v in response.headers.items()}
         # PostgreSQL text cannot hold NUL: a receiver answering binary must not break the record.
         outcome.body = b"".join(chunks).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         if not 200 <= response.status < 300:
@@ -145,7 +145,7 @@ async def send(client: Client, plan: Plan, timeout: float) -> Outcome:  # noqa: 
             if response.status in (429, 503):
                 outcome.retry_after = parse_retry_after(response.headers.get("retry-after"))
     except TimeoutError:
-        outcome.error = f"timeout: no complete response within {timeout:g} s"
+        outcome.error = f"timeout: no complete response within {client.timeout:g} s"
     except (aiohttp.ClientError, OSError) as exc:
         blocked = blocked_error(exc)
         if blocked is not None:
@@ -158,8 +158,22 @@ async def send(client: Client, plan: Plan, timeout: float) -> Outcome:  # noqa: 
             outcome.error = f"network error: {type(exc).__name__}: {exc}".rstrip(": ")
     except Exception as exc:  # never let one delivery break the batch
         outcome.error = f"error: {type(exc).__name__}: {exc}"
+    if outcome.error is not None:
+        outcome.error = _valid_text(outcome.error)
     outcome.duration_ms = int((time.perf_counter() - started) * 1000)
     return outcome
+
+
+def _valid_text(text: str) -> str:
+    """`text` as storable Unicode: aiohttp keeps undecodable header bytes as lone surrogates, which
+    neither UTF-8 nor PostgreSQL's json accept (nor NUL); each such byte becomes U+FFFD."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def _status_error(status: int) -> str:

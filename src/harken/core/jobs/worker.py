@@ -595,14 +595,28 @@ class Worker:
             return job_ids
         failed: set[str] = set()
         for kind, (spec, ids, values) in by_spec.items():
-            assert spec.complete is not None
-            try:
-                async with session.begin_nested():
-                    await spec.complete(session, self.db, self.settings, values)
-            except Exception:
-                logger.exception("worker %s: complete hook of %s failed; %d jobs run again", self.name, kind, len(ids))
-                failed.update(ids)
+            if await self._run_complete(session, spec, values):
+                continue
+            # One bad value must not send the whole batch round again: retry job by job.
+            for job_id, value in zip(ids, values, strict=True):
+                if not await self._run_complete(session, spec, [value], log=True):
+                    logger.error("worker %s: job %s (%s) not completed; it runs again", self.name, job_id, kind)
+                    failed.add(job_id)
         return [job_id for job_id in job_ids if job_id not in failed] if failed else job_ids
+
+    async def _run_complete(
+        self, session: AsyncConnection, spec: JobSpec, values: list[Any], *, log: bool = False
+    ) -> bool:
+        """Run `spec.complete` on `values` in a savepoint; False (rolled back) if it raised."""
+        assert spec.complete is not None
+        try:
+            async with session.begin_nested():
+                await spec.complete(session, self.db, self.settings, values)
+        except Exception:
+            if log:
+                logger.exception("worker %s: complete hook of %s failed", self.name, spec.kind)
+            return False
+        return True
 
     def _forget_results(self, job_ids: list[str]) -> None:
         for job_id in job_ids:
