@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections import Counter
@@ -98,7 +99,10 @@ def test_sigterm_lets_running_jobs_finish(jobdb: JobDB, workers: Workers) -> Non
     assert jobdb.count_runs(runs.c.phase == "done") == 3
     # Nothing new was claimed after the signal; the later job waits for the next worker.
     assert jobdb.job(queued_later[0]).status == "queued"
-    assert "waiting for 3 running jobs" in Workers.log(worker)
+    # The three slow jobs, and possibly housekeeping jobs the worker scheduled on start (purges)
+    # that a loaded machine has not finished yet.
+    waiting = re.search(r"waiting for (\d+) running jobs", Workers.log(worker))
+    assert waiting is not None and int(waiting.group(1)) >= 3, Workers.log(worker)
 
 
 def test_sigterm_past_the_grace_period_releases_jobs_to_the_queue(jobdb: JobDB, workers: Workers) -> None:

@@ -104,6 +104,7 @@ class Worker:
         self._force = asyncio.Event()
         self._event = asyncio.Event()  # "look at the queue now"
         self._notified = False  # new jobs were announced while every slot was busy
+        self._enqueued = False  # ... by a commit of this process
         self._more = False  # the last claim filled every free slot: the queue may hold more
         self._running: dict[str, asyncio.Task[None]] = {}
         self._lanes: list[Lane] = []
@@ -123,12 +124,15 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def _on_wake(self) -> None:
-        """New jobs were committed (called from any thread)."""
+        """New jobs were committed in this process (called from any thread)."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._signal_new_jobs)
+            self._loop.call_soon_threadsafe(self._signal_new_jobs, True)
 
-    def _signal_new_jobs(self) -> None:
+    def _signal_new_jobs(self, enqueued: bool = False) -> None:
+        """Look at the queue soon; `enqueued`: this process committed new jobs (a LISTEN or
+        `data_version` wake-up may be any commit)."""
         self._notified = True
+        self._enqueued = self._enqueued or enqueued
         if any(lane.free > 0 for lane in self._lanes):
             self._event.set()
 
@@ -192,10 +196,13 @@ class Worker:
                 self._log_failure("housekeeping failed", exc, failures)
             free = {lane: lane.free for lane in self._lanes if lane.free > 0}
             if free:
-                self._notified = False
+                # Jobs this process enqueued (or a full last claim) are very likely there: skip the
+                # read check.
+                expected = self._enqueued or self._more
+                self._notified = self._enqueued = False
                 self._event.clear()
                 try:
-                    rows = await self._flush_and_claim(free)
+                    rows = await self._flush_and_claim(free, expected=expected)
                     failures = 0
                 except Exception as exc:
                     self._log_failure("claim failed", exc, failures)
@@ -400,10 +407,12 @@ class Worker:
             for row in kind_rows:
                 row["prepared"] = prepared.get(row["id"])
 
-    async def _flush_and_claim(self, free: dict[Lane, int]) -> dict[Lane, list[dict[str, Any]]]:
+    async def _flush_and_claim(
+        self, free: dict[Lane, int], *, expected: bool = False
+    ) -> dict[Lane, list[dict[str, Any]]]:
         """Write pending successes and claim more for each lane with free slots (`free`: lane to
-        free slots), in one transaction (one commit per cycle)."""
-        if self.db.is_sqlite and not self._done and not await self._anything_due():
+        free slots), in one transaction (one commit per cycle). `expected`: jobs were announced."""
+        if self.db.is_sqlite and not self._done and not expected and not await self._anything_due():
             return {}  # idle polls never take SQLite's write lock
         job_ids, self._done = self._done, []
         claimed: dict[Lane, list[dict[str, Any]]] = {}
