@@ -1,8 +1,9 @@
 """A real HTTP receiver on 127.0.0.1 (uvicorn in a background thread) that records every request.
 
 `receiver.behaviour` decides each response: a callable taking the `Received` request and returning
-`(status, headers, body, delay_seconds)`. The receiver can be stopped and started again on the same
-port (receiver down, then back).
+`(status, headers, body, delay_seconds)`; a body given as a list of `(chunk, pause_seconds)` is
+sent chunk by chunk after each pause (a receiver that trickles its answer). The receiver can be
+stopped and started again on the same port (receiver down, then back).
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class Receiver:
             await asyncio.sleep(delay)
         raw_headers = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        if isinstance(body, list):
+            for chunk, pause in body:
+                await asyncio.sleep(pause)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            body = b""
         await send({"type": "http.response.body", "body": body})
 
     def start(self) -> Receiver:

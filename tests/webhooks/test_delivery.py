@@ -191,26 +191,33 @@ async def test_exhausted_then_redelivered(
 async def test_redirects_are_not_followed_and_timeouts_fail(
     client: AsyncClient, tenant: Tenant, app: Any, receiver: Receiver, settings: Settings
 ) -> None:
-    def behaviour(request: Received) -> tuple[int, dict[str, str], bytes, float]:
+    def behaviour(request: Received) -> tuple[int, dict[str, str], Any, float]:
         if request.path == "/redirect":
             return 302, {"location": receiver.url("/elsewhere")}, b"", 0
         if request.path == "/slow":
             return 200, {}, b"late", 3.0
+        if request.path == "/trickle":  # answers at once, then holds the rest of its body back
+            return 200, {}, [(b"first bytes", 0.0), (b"the rest", 3.0)], 0
         return 200, {}, b"ok", 0
 
     receiver.behaviour = behaviour
     fast = settings.model_copy(update={"webhook_timeout_seconds": 0.5, "webhook_retry_schedule": []})
     redirect = await create_endpoint(client, tenant, receiver.url("/redirect"))
     slow = await create_endpoint(client, tenant, receiver.url("/slow"))
+    trickle = await create_endpoint(client, tenant, receiver.url("/trickle"))
     async with running_worker(app, fast):
         await emit_events(app.state.db, tenant.workspace_id, "campaign.started", [started()])
         await wait_for(lambda: _status_is(client, tenant, redirect["id"], "failed"), timeout=10)
         await wait_for(lambda: _status_is(client, tenant, slow["id"], "failed"), timeout=10)
+        await wait_for(lambda: _status_is(client, tenant, trickle["id"], "failed"), timeout=10)
     [r] = await deliveries_of(client, tenant, redirect["id"])
     assert r["response_status"] == 302 and "redirects are not followed" in r["last_error"]
     assert receiver.received("/elsewhere") == []
     [s] = await deliveries_of(client, tenant, slow["id"])
     assert s["response_status"] is None and s["last_error"].startswith("timeout")
+    # The timeout bounds reading the body too, not just the wait for the status line.
+    [t] = await deliveries_of(client, tenant, trickle["id"])
+    assert t["response_status"] is None and t["last_error"] == "timeout: no complete response within 0.5 s"
 
 
 async def test_retry_after_is_honoured(

@@ -45,9 +45,10 @@ class JobSpec:
     # rows)` runs inside the transaction that claims jobs of this kind (rows: id, payload, ...);
     # what it returns for a job id reaches that job's handler as `ctx.prepared`. `complete(connection,
     # db, settings, values)` runs inside the transaction that marks jobs of this kind succeeded,
-    # with the values their handlers returned as `Complete(value)`. Each runs in a savepoint: if it
-    # fails, claiming goes on without `prepared` (the handler must cope), and the jobs it was to
-    # complete are left to run again when their lease expires (at-least-once).
+    # with the values their handlers returned as `Complete(value)`. Each runs in a savepoint: if
+    # `prepare` fails, claiming goes on without `prepared` (the handler must cope); if `complete`
+    # fails, it is retried job by job, and a job whose value still fails is left to run again when
+    # its lease expires (at-least-once).
     prepare: PrepareHook | None = None
     complete: CompleteHook | None = None
 
