@@ -247,43 +247,28 @@ async def _write_attempts(
     kept = [o for o in outcomes if o.plan.delivery_id in existing]
     if not kept:
         return
+    rows = [_attempt_row(o) for o in kept]
     if postgres:
-        rows = [
-            {
-                "id": o.plan.attempt_id,
-                "delivery_id": o.plan.delivery_id,
-                "workspace_id": o.plan.workspace_id,
-                "attempt": o.plan.attempt,
-                "started_at": o.started_at.isoformat(),
-                "duration_ms": o.duration_ms,
-                "response_status": o.status,
-                "response_headers": o.headers,
-                "response_body": o.body,
-                "error": o.error,
-            }
-            for o in kept
-        ]
-        await session.execute(_PG_INSERT_ATTEMPTS, {"rows": json.dumps(rows)})
-        return
-    await session.execute(
-        insert(WebhookAttempt.__table__).prefix_with("OR IGNORE"),
-        [
-            {
-                "id": o.plan.attempt_id,
-                "delivery_id": o.plan.delivery_id,
-                "workspace_id": o.plan.workspace_id,
-                "attempt": o.plan.attempt,
-                "started_at": o.started_at,
-                "finished": True,
-                "duration_ms": o.duration_ms,
-                "response_status": o.status,
-                "response_headers": o.headers,
-                "response_body": o.body,
-                "error": o.error,
-            }
-            for o in kept
-        ],
-    )
+        await session.execute(_PG_INSERT_ATTEMPTS, {"rows": json.dumps(rows, default=datetime.isoformat)})
+    else:
+        await session.execute(insert(WebhookAttempt.__table__).prefix_with("OR IGNORE"), rows)
+
+
+def _attempt_row(outcome: Outcome) -> dict[str, Any]:
+    plan = outcome.plan
+    return {
+        "id": plan.attempt_id,
+        "delivery_id": plan.delivery_id,
+        "workspace_id": plan.workspace_id,
+        "attempt": plan.attempt,
+        "started_at": outcome.started_at,
+        "finished": True,
+        "duration_ms": outcome.duration_ms,
+        "response_status": outcome.status,
+        "response_headers": outcome.headers,
+        "response_body": outcome.body,
+        "error": outcome.error,
+    }
 
 
 async def _endpoint_failed(session: Any, settings: Settings, endpoint_id: str, outcome: Outcome, now: datetime) -> None:
