@@ -50,11 +50,11 @@ from harken.webhooks.models import (
 from harken.webhooks.recording import (
     RecordRequest,
     bookkeeping,
-    is_simple,
     lock_endpoints,
     move_to_new_job,
     record,
     record_successes,
+    split_simple,
 )
 from harken.webhooks.sending import Outcome, Plan, get_client, send
 
@@ -133,8 +133,7 @@ async def run_job(ctx: JobContext) -> Complete | None:
     done, pending = await asyncio.wait(tasks, timeout=RESULT_BATCH_WINDOW)
     outcomes = [t.result() for t in done]
     if not pending and defer_until is None:
-        simple = [o for o in outcomes if is_simple(o)]
-        rest = [o for o in outcomes if not is_simple(o)]
+        simple, rest = split_simple(outcomes)
         if rest:
             await batches.record.submit((ctx.job_id, rest))
         return Complete(simple) if simple else None

@@ -41,9 +41,14 @@ def bookkeeping(db: Database) -> contextlib.AbstractAsyncContextManager[AsyncSes
     return db.bookkeeping_session()
 
 
-def is_simple(outcome: Outcome) -> bool:
-    """A success on an unordered endpoint: recorded by set-based statements, with no hand-off."""
-    return outcome.ok and not outcome.plan.ordered
+def split_simple(outcomes: list[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
+    """(simple, rest): successes on unordered endpoints, recorded by set-based statements with no
+    hand-off, and everything else."""
+    simple: list[Outcome] = []
+    rest: list[Outcome] = []
+    for outcome in outcomes:
+        (simple if outcome.ok and not outcome.plan.ordered else rest).append(outcome)
+    return simple, rest
 
 
 async def move_to_new_job(session: Any, delivery: WebhookDelivery, *, run_at: datetime) -> None:
@@ -73,8 +78,7 @@ async def record(db: Database, settings: Settings, requests: Sequence[RecordRequ
     hand-offs) through the ORM in a second one."""
     outcomes = [outcome for _, job_outcomes in requests for outcome in job_outcomes]
     now = utcnow()
-    simple = [o for o in outcomes if is_simple(o)]
-    rest = [o for o in outcomes if not is_simple(o)]
+    simple, rest = split_simple(outcomes)
     if simple:
         async with db.bookkeeping_connection() as connection:
             await record_successes(connection, simple, now, postgres=not db.is_sqlite)
