@@ -138,8 +138,8 @@ async def send(client: Client, plan: Plan) -> Outcome:
                 size += len(chunk)
         outcome.status = response.status
         outcome.headers = {_valid_text(k): _valid_text(v) for k, v in response.headers.items()}
-        # PostgreSQL text cannot hold NUL: a receiver answering binary must not break the record.
-        outcome.body = b"".join(chunks).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        # A receiver answering binary must not break the record (PostgreSQL text cannot hold NUL).
+        outcome.body = _valid_text(b"".join(chunks).decode("utf-8", errors="replace"))
         if not 200 <= response.status < 300:
             outcome.error = _status_error(response.status)
             if response.status in (429, 503):
