@@ -23,6 +23,7 @@ from harken.core.jobs import Worker
 from harken.core.middleware import BodySizeLimitMiddleware, ContentTypeMiddleware, RequestContextMiddleware
 from harken.core.openapi import install_openapi
 from harken.core.ratelimit import RateLimiter
+from harken.core.runtime import freeze_startup_heap
 from harken.core.settings import Settings, get_settings
 from harken.knowledge.router import router as knowledge_router
 from harken.surveys.router import router as surveys_router
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         if start_worker:
             worker = Worker(db, settings)
             worker_task = asyncio.create_task(worker.run())
+        freeze_startup_heap()  # everything is imported and loaded by now
         try:
             yield
         finally:

@@ -49,6 +49,8 @@ class Receiver:
         self.port = port or free_port()
         self.requests: list[Received] = []
         self.behaviour: Behaviour = ok
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests it was answering at once
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -69,9 +71,15 @@ class Receiver:
         request = Received(scope["path"], headers, b"".join(chunks), time.monotonic())
         with self._lock:
             self.requests.append(request)
-        status, extra, body, delay = self.behaviour(request)
-        if delay:
-            await asyncio.sleep(delay)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            status, extra, body, delay = self.behaviour(request)
+            if delay:
+                await asyncio.sleep(delay)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         raw_headers = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         if isinstance(body, list):

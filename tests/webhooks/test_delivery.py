@@ -87,6 +87,31 @@ async def test_hostile_responses_are_recorded_intact(
     assert attempt["response_headers"]["X-Raw"] == "bad \ufffd\ufffd bytes"
 
 
+async def test_waiting_for_a_free_connection_does_not_count_against_the_timeout(
+    client: AsyncClient, tenant: Tenant, app: Any, receiver: Receiver, settings: Settings
+) -> None:
+    """More attempts than connections to a slow receiver: each gets the whole timeout once it has
+    a connection, and no more requests than connections are in flight at once."""
+    receiver.behaviour = lambda request: (200, {}, b"ok", 0.6)
+    narrow = settings.model_copy(
+        update={"webhook_max_connections": 2, "webhook_timeout_seconds": 1.0, "webhook_retry_schedule": []}
+    )
+    endpoint = await create_endpoint(client, tenant, receiver.url())
+    async with running_worker(app, narrow):
+        # 6 attempts through 2 connections take 1.8 s: the last ones would time out if their
+        # clock started while they waited for a connection.
+        await emit_events(app.state.db, tenant.workspace_id, "campaign.started", [started(i) for i in range(6)])
+        await wait_for(lambda: _all_finished(client, tenant, endpoint["id"], 6), timeout=20)
+    rows = await deliveries_of(client, tenant, endpoint["id"])
+    assert [r["status"] for r in rows] == ["delivered"] * 6, [r["last_error"] for r in rows]
+    assert receiver.most_in_flight == 2
+
+
+async def _all_finished(client: AsyncClient, tenant: Tenant, endpoint_id: str, count: int) -> bool:
+    rows = await deliveries_of(client, tenant, endpoint_id)
+    return len(rows) == count and all(r["status"] in ("delivered", "failed") for r in rows)
+
+
 async def _status_is(client: AsyncClient, tenant: Tenant, endpoint_id: str, *statuses: str) -> bool:
     rows = await deliveries_of(client, tenant, endpoint_id)
     return bool(rows) and all(r["status"] in statuses for r in rows)

@@ -101,6 +101,7 @@ def worker_command(
     them at once. Extra handler modules: HARKEN_EXTRA_TASK_MODULES (comma-separated)."""
     from harken.core.jobs import Worker
     from harken.core.logging import configure_logging
+    from harken.core.runtime import freeze_startup_heap
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -110,6 +111,7 @@ def worker_command(
 
         db = Database(settings.resolved_database_url)
         worker = Worker(db, settings, concurrency=concurrency, kinds=kind or None)
+        freeze_startup_heap()  # handlers are loaded by now
         loop = asyncio.get_running_loop()
         signals = 0
 

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     # webhooks
     webhook_timeout_seconds: float = 10.0
     # Delivery jobs run in their own slots in each worker (not counted in worker_concurrency).
-    webhook_delivery_concurrency: int = 64
+    webhook_delivery_concurrency: int = 256
+    # HTTP connections one worker keeps open at most; attempts beyond that wait for one before
+    # their timeout starts.
+    webhook_max_connections: int = 200
     webhook_retry_schedule: list[float] = Field(default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000])
     webhook_retry_jitter: float = 0.1
     webhook_allow_private: bool = False

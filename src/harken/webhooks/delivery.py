@@ -281,68 +281,26 @@ async def _start_common(
     postgres: bool,
 ) -> list[str]:
     """Start the attempts of owned, due, pending deliveries to active unordered endpoints with one
-    UPDATE … RETURNING (their plans go into `plans`); return the ids of the other open deliveries,
-    which need the per-delivery path."""
-    d, e, v = WebhookDelivery, WebhookEndpoint, Event
-    rows = (
-        await session.execute(
-            select(
-                d.id,
-                d.job_id,
-                d.status,
-                d.next_attempt_at,
-                d.event_type,
-                d.workspace_id,
-                e.id.label("endpoint_id"),
-                e.url,
-                e.active,
-                e.disabled_reason,
-                e.ordered,
-                e.headers,
-                e.secret,
-                e.previous_secret,
-                e.previous_secret_expires_at,
-                e.failure_streak,
-                e.failing_since,
-                v.body,
-                v.endpoint_id.label("test_endpoint_id"),
-            )
-            .join(e, e.id == d.endpoint_id)
-            .join(v, v.id == d.event_id)
-            .where(
-                one_of(d.id, owner, postgres=postgres),
-                one_of(d.job_id, {job_id for job_id, _ in requests}, postgres=postgres),
-                d.status.in_(OPEN_STATUSES),
-            )
-            .order_by(d.created_at, d.id)
-        )
-    ).all()
-    common: dict[str, Any] = {}
-    slow_ids: list[str] = []
-    due = now + timedelta(seconds=1)
-    for row in rows:
-        if row.job_id != requests[owner[row.id]][0]:
-            continue  # another job owns it now (redelivered): leave it alone
-        usable = row.test_endpoint_id is not None or (row.active and not row.disabled_reason)
-        if (
-            row.status == DeliveryStatus.pending.value
-            and (row.next_attempt_at is None or row.next_attempt_at <= due)
-            and usable
-            and not row.ordered
-        ):
-            common[row.id] = row
-        else:
-            slow_ids.append(row.id)
-    if not common:
-        return slow_ids
-    table = d.__table__
+    UPDATE … FROM … RETURNING (their plans go into `plans`); return the ids of the other deliveries
+    the jobs name, which need the per-delivery path (it skips those no longer open or owned)."""
+    table = WebhookDelivery.__table__
+    e, v = WebhookEndpoint.__table__, Event.__table__
+    job_index = {job_id: index for index, (job_id, _) in enumerate(requests)}
     started = (
         await session.execute(
             update(table)
             .where(
-                one_of(table.c.id, common, postgres=postgres),
-                one_of(table.c.job_id, {job_id for job_id, _ in requests}, postgres=postgres),
+                one_of(table.c.id, owner, postgres=postgres),
+                # Only the job that owns a delivery starts it (a redelivered one belongs to its
+                # newer job); that job is the one its plan goes to.
+                one_of(table.c.job_id, job_index, postgres=postgres),
                 table.c.status == DeliveryStatus.pending.value,
+                or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now + timedelta(seconds=1)),
+                e.c.id == table.c.endpoint_id,
+                v.c.id == table.c.event_id,
+                e.c.ordered.is_(False),
+                # a test event goes to its endpoint whatever that endpoint's state
+                or_(v.c.endpoint_id.is_not(None), and_(e.c.active.is_(True), e.c.disabled_reason.is_(None))),
             )
             .values(
                 status=DeliveryStatus.delivering.value,
@@ -351,34 +309,76 @@ async def _start_common(
                 next_attempt_at=None,
                 updated_at=now,
             )
-            .returning(table.c.id, table.c.attempts, table.c.cycle_attempts)
-        )
-    ).all()
-    position = {delivery_id: i for i, delivery_id in enumerate(common)}  # send in creation order
-    for delivery_id, attempt_no, cycle_attempts in sorted(started, key=lambda r: position[r[0]]):
-        row = common[delivery_id]
-        secrets_ = [row.secret]
-        if row.previous_secret and row.previous_secret_expires_at and row.previous_secret_expires_at > now:
-            secrets_.append(row.previous_secret)
-        plans[owner[delivery_id]].append(
-            Plan(
-                job_id=row.job_id,
-                delivery_id=delivery_id,
-                workspace_id=row.workspace_id,
-                attempt_id=new_id(),
-                attempt=attempt_no,
-                cycle_attempts=cycle_attempts,
-                endpoint_id=row.endpoint_id,
-                url=row.url,
-                ordered=False,
-                event_type=row.event_type,
-                body=(row.body or "").encode("utf-8"),
-                secrets=secrets_,
-                custom_headers={str(k): str(v) for k, v in (row.headers or {}).items()},
-                endpoint_was_failing=bool(row.failure_streak or row.failing_since),
+            .returning(
+                table.c.id,
+                table.c.job_id,
+                table.c.attempts,
+                table.c.cycle_attempts,
+                table.c.event_type,
+                table.c.workspace_id,
+                table.c.created_at,
+                table.c.endpoint_id,
+                table.c.event_id,
             )
         )
-    return slow_ids
+    ).all()
+    if not started:
+        return list(owner)
+    # What to send, read once per endpoint and once per event (SQLite's RETURNING cannot name the
+    # joined tables' columns, and one row per endpoint and event is less to decode anyway).
+    endpoints = {
+        row.id: row
+        for row in await session.execute(
+            select(
+                e.c.id,
+                e.c.url,
+                e.c.headers,
+                e.c.secret,
+                e.c.previous_secret,
+                e.c.previous_secret_expires_at,
+                e.c.failure_streak,
+                e.c.failing_since,
+            ).where(one_of(e.c.id, {row.endpoint_id for row in started}, postgres=postgres))
+        )
+    }
+    bodies = {
+        event_id: (body or "").encode("utf-8")
+        for event_id, body in await session.execute(
+            select(v.c.id, v.c.body).where(one_of(v.c.id, {row.event_id for row in started}, postgres=postgres))
+        )
+    }
+    secrets_of: dict[str, list[str]] = {}
+    headers_of: dict[str, dict[str, str]] = {}
+    for endpoint_id, endpoint in endpoints.items():
+        secrets_of[endpoint_id] = [endpoint.secret]
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_secret and expires and expires > now:
+            secrets_of[endpoint_id].append(endpoint.previous_secret)
+        headers_of[endpoint_id] = {str(k): str(value) for k, value in (endpoint.headers or {}).items()}
+    for row in sorted(started, key=lambda r: (r.created_at, r.id)):  # send in creation order
+        # Neither can be gone: deleting an endpoint cascades to these rows, which this transaction
+        # has locked, and the purge deletes no event that still has deliveries.
+        endpoint = endpoints[row.endpoint_id]
+        plans[job_index[row.job_id]].append(
+            Plan(
+                job_id=row.job_id,
+                delivery_id=row.id,
+                workspace_id=row.workspace_id,
+                attempt_id=new_id(),
+                attempt=row.attempts,
+                cycle_attempts=row.cycle_attempts,
+                endpoint_id=row.endpoint_id,
+                url=endpoint.url,
+                ordered=False,
+                event_type=row.event_type,
+                body=bodies[row.event_id],
+                secrets=list(secrets_of[row.endpoint_id]),
+                custom_headers=dict(headers_of[row.endpoint_id]),
+                endpoint_was_failing=bool(endpoint.failure_streak or endpoint.failing_since),
+            )
+        )
+    started_ids = {row.id for row in started}
+    return [delivery_id for delivery_id in owner if delivery_id not in started_ids]
 
 
 async def _mark_interrupted(session: Any, delivery: WebhookDelivery, now: datetime) -> None:

@@ -67,7 +67,7 @@ class Outcome:
 
 # -- the shared HTTP client ---------------------------------------------------------------------
 
-_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], aiohttp.ClientSession]] = (
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Client]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -86,26 +86,32 @@ class Client:
     session: aiohttp.ClientSession  # its total timeout is `timeout`
     policy: AddressPolicy
     timeout: float
+    # As many as the session has connections: an attempt takes one before its clock starts, so
+    # time spent waiting for a free connection never counts against the receiver's timeout.
+    connections: asyncio.Semaphore
 
 
 def get_client(settings: Settings) -> Client:
     """One client session per event loop (per worker) and policy, reused across jobs."""
     loop = asyncio.get_running_loop()
     policy = policy_from(settings)
-    key = (policy, settings.webhook_timeout_seconds)
+    limit = max(1, settings.webhook_max_connections)
+    key = (policy, settings.webhook_timeout_seconds, limit)
     per_loop = _CLIENTS.setdefault(loop, {})
-    session = per_loop.get(key)
-    if session is None or session.closed:
-        session = guarded_session(policy, timeout=settings.webhook_timeout_seconds, user_agent=USER_AGENT)
-        per_loop[key] = session
-    return Client(session, policy, settings.webhook_timeout_seconds)
+    client = per_loop.get(key)
+    if client is None or client.session.closed:
+        session = guarded_session(
+            policy, timeout=settings.webhook_timeout_seconds, max_connections=limit, user_agent=USER_AGENT
+        )
+        client = per_loop[key] = Client(session, policy, settings.webhook_timeout_seconds, asyncio.Semaphore(limit))
+    return client
 
 
 async def close_clients() -> None:
     """Close this event loop's client sessions (a worker calls it when it stops)."""
     per_loop = _CLIENTS.pop(asyncio.get_running_loop(), {})
-    for session in per_loop.values():
-        await session.close()
+    for client in per_loop.values():
+        await client.session.close()
 
 
 # -- one HTTP attempt ------------------------------------------------------------------------------
@@ -113,6 +119,11 @@ async def close_clients() -> None:
 
 async def send(client: Client, plan: Plan) -> Outcome:
     """POST one delivery; never raises: every failure becomes an `Outcome` with an error."""
+    async with client.connections:
+        return await _attempt(client, plan)
+
+
+async def _attempt(client: Client, plan: Plan) -> Outcome:
     started_at = utcnow()
     started = time.perf_counter()
     headers = delivery_headers(
