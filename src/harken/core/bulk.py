@@ -1,26 +1,28 @@
 """Statements over a set of rows whose SQL text does not grow with the set.
 
-`column.in_([...])` renders one placeholder per value, so every batch size is a new SQL string.
-psycopg then parses the string again (a Python tokenizer: milliseconds for a long one) and the
-server plans it again, because both cache by text. On PostgreSQL the values go instead as one
-array parameter (`column = ANY(:values)`), so the text is the same for every batch: psycopg's
-cache hits and, after a few runs, the statement is prepared on the server. SQLite keeps the plain
-`IN` (its driver does no such parsing and has no array type).
+`column.in_([...])` renders one placeholder per value, so every batch size is a new SQL string,
+and SQLite refuses a statement with more than 32,766 of them (a worker's claim batch of deliveries
+to many endpoints can have more ids than that). So the values go as one parameter instead:
+on PostgreSQL an array (`column = ANY(:values)`), on SQLite a JSON array read by `json_each`. The
+text is the same for every batch, so statement caches hit (psycopg parses a new string with a
+Python tokenizer, and the server plans it again).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import any_, bindparam
+from sqlalchemy import String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 
-def one_of(column: Any, values: Iterable[Any], *, postgres: bool) -> ColumnElement[bool]:
-    """`column IN values`, as one array parameter on PostgreSQL."""
+def one_of(target: Any, values: Iterable[Any], *, postgres: bool) -> ColumnElement[bool]:
+    """`target IN values` with a single bound parameter (values: strings or numbers)."""
     items = list(values)
     if postgres:
-        return column == any_(bindparam(None, items, type_=ARRAY(column.type)))
-    return column.in_(items)
+        return target == any_(bindparam(None, items, type_=ARRAY(target.type)))
+    listed = func.json_each(bindparam(None, json.dumps(items), type_=String())).table_valued("value")
+    return target.in_(select(listed.c.value))

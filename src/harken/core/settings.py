@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # webhooks
     webhook_timeout_seconds: float = 10.0
     # Delivery jobs run in their own slots in each worker (not counted in worker_concurrency).
-    webhook_delivery_concurrency: int = 256
+    webhook_delivery_concurrency: int = 512
     # HTTP connections one worker keeps open at most; attempts beyond that wait for one before
     # their timeout starts.
     webhook_max_connections: int = 200

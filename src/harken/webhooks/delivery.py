@@ -202,7 +202,10 @@ async def _start(
                     select(WebhookDelivery, WebhookEndpoint, Event)
                     .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                     .join(Event, Event.id == WebhookDelivery.event_id)
-                    .where(WebhookDelivery.id.in_(slow_ids), WebhookDelivery.status.in_(OPEN_STATUSES))
+                    .where(
+                        one_of(WebhookDelivery.id, slow_ids, postgres=not db.is_sqlite),
+                        WebhookDelivery.status.in_(OPEN_STATUSES),
+                    )
                     .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
                 )
             ).all()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from harken.core.bulk import one_of
@@ -214,14 +214,25 @@ async def _mark_delivered(
         }
         return list((await session.execute(_PG_MARK_DELIVERED, params)).scalars())
     table = WebhookDelivery.__table__
-    by_status: dict[int | None, list[Outcome]] = {}
+    # SQLite: this transaction holds the write lock, so reading the owners first is exact.
+    owners = dict(
+        (
+            await session.execute(
+                select(table.c.id, table.c.job_id).where(
+                    one_of(table.c.id, [o.plan.delivery_id for o in outcomes], postgres=False)
+                )
+            )
+        ).all()
+    )
+    by_status: dict[int | None, list[str]] = {}
     for outcome in outcomes:
-        by_status.setdefault(outcome.status, []).append(outcome)
+        if owners.get(outcome.plan.delivery_id) == outcome.plan.job_id:
+            by_status.setdefault(outcome.status, []).append(outcome.plan.delivery_id)
     marked: list[str] = []
-    for status, group in by_status.items():  # one UPDATE per response status (nearly always one)
-        result = await session.execute(
+    for status, ids in by_status.items():  # one UPDATE per response status (nearly always one)
+        await session.execute(
             update(table)
-            .where(tuple_(table.c.id, table.c.job_id).in_([(o.plan.delivery_id, o.plan.job_id) for o in group]))
+            .where(one_of(table.c.id, ids, postgres=False))
             .values(
                 status=DeliveryStatus.delivered.value,
                 delivered_at=now,
@@ -230,9 +241,8 @@ async def _mark_delivered(
                 response_status=status,
                 updated_at=now,
             )
-            .returning(table.c.id)
         )
-        marked.extend(result.scalars())
+        marked.extend(ids)
     return marked
 
 
