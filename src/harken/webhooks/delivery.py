@@ -187,8 +187,8 @@ async def _start(
     owner = {delivery_id: index for index, (_, ids) in enumerate(requests) for delivery_id in ids}
     plans: list[list[Plan]] = [[] for _ in requests]
     defers: list[datetime | None] = [None for _ in requests]
-    # The common case (pending, due, endpoint active and unordered) goes through two set-based
-    # statements on a Core connection; everything else (interrupted attempts, parked or early jobs,
+    # The common case (pending, due, endpoint active and unordered) goes through one set-based
+    # UPDATE on a Core connection; everything else (interrupted attempts, parked or early jobs,
     # disabled or ordered endpoints) through the per-delivery path below, in its own transaction
     # (the two sets of deliveries are disjoint).
     async with db.bookkeeping_connection() as connection:
@@ -197,21 +197,17 @@ async def _start(
         return list(zip(plans, defers, strict=True))
     async with bookkeeping(db) as session:
         rows = (
-            (
-                await session.execute(
-                    select(WebhookDelivery, WebhookEndpoint, Event)
-                    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                    .join(Event, Event.id == WebhookDelivery.event_id)
-                    .where(
-                        one_of(WebhookDelivery.id, slow_ids, postgres=not db.is_sqlite),
-                        WebhookDelivery.status.in_(OPEN_STATUSES),
-                    )
-                    .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+            await session.execute(
+                select(WebhookDelivery, WebhookEndpoint, Event)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .join(Event, Event.id == WebhookDelivery.event_id)
+                .where(
+                    one_of(WebhookDelivery.id, slow_ids, postgres=not db.is_sqlite),
+                    WebhookDelivery.status.in_(OPEN_STATUSES),
                 )
-            ).all()
-            if slow_ids
-            else []
-        )
+                .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+            )
+        ).all()
         await lock_endpoints(session, {endpoint.id for _, endpoint, _ in rows if endpoint.ordered})
         for delivery, endpoint, event in rows:
             index = owner[delivery.id]
